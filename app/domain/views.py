@@ -1,0 +1,104 @@
+"""What each viewer may see of a meeting, and the summary at its close.
+
+`view(state, viewer)` blanks what the viewer may not know; `redact(event, viewer, settings)`
+blanks the same in an event, so that for every event
+`apply(view(s, v), redact(ev, v)) == view(apply(s, ev), v)`: a client that folds its redacted
+events stays equal to a fresh snapshot of its own view.
+"""
+
+from __future__ import annotations
+
+from app.domain import events as e
+from app.domain.model import (
+    Commitment,
+    Frozen,
+    MeetingState,
+    Participant,
+    PriorCommitment,
+    Question,
+    Role,
+    Settings,
+    Slot,
+)
+
+
+def can_read(question: Question, viewer: str | None, settings: Settings, roster_role: Role | None,
+             ) -> bool:
+    if settings.questions_to_set:
+        return True
+    return roster_role is Role.FACILITATOR or viewer in (question.presenter, question.author)
+
+
+def redact_question(question: Question, viewer: str | None, settings: Settings,
+                    roster_role: Role | None) -> Question:
+    author = question.author
+    if question.anonymous and viewer != question.author:
+        author = None
+    text = question.text if can_read(question, viewer, settings, roster_role) else None
+    if author == question.author and text == question.text:
+        return question
+    return question.model_copy(update={"author": author, "text": text})
+
+
+def view(state: MeetingState, viewer: str | None) -> MeetingState:
+    person = state.person(viewer)
+    role = person.role if person else None
+    questions = tuple(redact_question(q, viewer, state.settings, role) for q in state.questions)
+    return state.model_copy(update={"questions": questions})
+
+
+def redact(event: e.AnyEvent, viewer: str | None, state: MeetingState) -> e.AnyEvent:
+    """The event as `viewer` may see it; `state` is the meeting before the event."""
+    if isinstance(event, e.QuestionAsked):
+        person = state.person(viewer)
+        role = person.role if person else None
+        return e.QuestionAsked(
+            question=redact_question(event.question, viewer, state.settings, role)
+        )
+    return event
+
+
+class Attendance(Frozen):
+    participant: Participant
+    present: bool
+    late: bool
+
+
+class Summary(Frozen):
+    title: str
+    started_at: int | None
+    closed_at: int | None
+    attendance: tuple[Attendance, ...]
+    presenters: tuple[Slot, ...]
+    commitments: tuple[Commitment, ...]
+    reported: tuple[PriorCommitment, ...]
+    next_meeting_at: int | None
+
+
+def summary(state: MeetingState) -> Summary:
+    """Who came (late if they first joined past the set's threshold), who presented, what they
+    committed to."""
+    late_ms = state.settings.late_after_minutes * 60_000
+    attendance = tuple(
+        Attendance(
+            participant=p,
+            present=p.id in state.first_seen,
+            late=(
+                p.id in state.first_seen
+                and state.started_at is not None
+                and state.first_seen[p.id] > state.started_at + late_ms
+            ),
+        )
+        for p in state.roster
+    )
+    presented = state.slots[: state.presenter_index + 1] if state.presenter_index >= 0 else ()
+    return Summary(
+        title=state.info.title,
+        started_at=state.started_at,
+        closed_at=state.closed_at,
+        attendance=attendance,
+        presenters=presented,
+        commitments=state.commitments,
+        reported=tuple(p for p in state.prior if p.status is not None),
+        next_meeting_at=state.info.next_meeting_at,
+    )
