@@ -67,7 +67,7 @@ system-deps:
 
 run: .venv node_modules
 	mkdir -p var
-	exec $(VENV)/bin/python -m app $(RUN_ARGS)
+	exec $(VENV)/bin/python -m app --demo $(RUN_ARGS)
 
 lint: .venv
 	$(VENV)/bin/ruff check app tests

@@ -1,0 +1,1 @@
+"""Storage: tables, the database engine, the event log with its projections."""

@@ -1,0 +1,107 @@
+"""Creating meetings: the roster and plan of a set become a meeting's first event."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, func, select
+
+from app.db import eventlog
+from app.db.access import new_id
+from app.db.tables import (
+    CommitmentRecord,
+    LearningSet,
+    Meeting,
+    Membership,
+    Organisation,
+    Person,
+)
+from app.domain import events as e
+from app.domain.model import (
+    MeetingInfo,
+    Participant,
+    PriorCommitment,
+    Role,
+    Settings,
+)
+from app.domain.templates import DEFAULT_TEMPLATE, PhaseSpec, phases_from
+
+
+def roster(session: Session, set_id: str) -> tuple[Participant, ...]:
+    rows = session.exec(
+        select(Membership, Person, Organisation)
+        .join(Person, col(Person.id) == col(Membership.person_id))
+        .join(Organisation, col(Organisation.id) == col(Person.organisation_id), isouter=True)
+        .where(Membership.set_id == set_id)
+        .order_by(col(Membership.role), col(Person.name))
+    ).all()
+    return tuple(
+        Participant(id=person.id, name=person.name, org=org.name if org else "",
+                    role=Role(membership.role))
+        for membership, person, org in rows
+    )
+
+
+def open_commitments(session: Session, set_id: str) -> tuple[PriorCommitment, ...]:
+    """Commitments made at the set's earlier meetings and not yet reported on."""
+    rows = session.exec(
+        select(CommitmentRecord)
+        .join(Meeting, col(Meeting.id) == col(CommitmentRecord.meeting_id))
+        .where(Meeting.set_id == set_id, col(CommitmentRecord.report_status).is_(None))
+        .order_by(col(CommitmentRecord.created_at))
+    ).all()
+    return tuple(
+        PriorCommitment(id=r.id, owner=r.owner_id, what=r.what, by_when=r.by_when) for r in rows
+    )
+
+
+def create_meeting(
+    engine: Engine,
+    *,
+    set_id: str,
+    now: int,
+    scheduled_at: int | None = None,
+    template: tuple[PhaseSpec, ...] = DEFAULT_TEMPLATE,
+) -> str:
+    """A new meeting of the set, with its first event (roster, plan, settings) in the log."""
+    with Session(engine) as session:
+        learning_set = session.get(LearningSet, set_id)
+        if learning_set is None:
+            raise LookupError(set_id)
+        count = session.exec(
+            select(func.count()).select_from(Meeting).where(Meeting.set_id == set_id)
+        ).one()
+        number = count + 1
+        meeting = Meeting(id=new_id(), set_id=set_id, number=number,
+                          title=f"{learning_set.name}: meeting {number}",
+                          scheduled_at=scheduled_at, created_at=now)
+        opened = e.MeetingOpened(
+            info=MeetingInfo(title=meeting.title, set_name=learning_set.name,
+                             scheduled_at=scheduled_at, video_link=learning_set.video_link),
+            settings=Settings(anonymous_questions=learning_set.anonymous_questions,
+                              questions_to_set=learning_set.questions_to_set,
+                              late_after_minutes=learning_set.late_after_minutes),
+            roster=roster(session, set_id),
+            phases=phases_from(template),
+            prior=open_commitments(session, set_id),
+        )
+        meeting_id = meeting.id
+        session.add(meeting)
+        session.commit()
+    first = e.Stamped(seq=1, at=now, actor=None, actor_role=Role.SYSTEM, event=opened)
+    eventlog.append(engine, meeting_id, 0, [first])
+    return meeting_id
+
+
+def current_meeting(engine: Engine, set_id: str) -> Meeting | None:
+    """The set's meeting to join: the earliest not closed, else the latest."""
+    with Session(engine) as session:
+        open_meeting = session.exec(
+            select(Meeting)
+            .where(Meeting.set_id == set_id, Meeting.status != "closed")
+            .order_by(col(Meeting.number))
+        ).first()
+        if open_meeting is not None:
+            return open_meeting
+        return session.exec(
+            select(Meeting).where(Meeting.set_id == set_id).order_by(col(Meeting.number).desc())
+        ).first()

@@ -1,0 +1,130 @@
+"""Database tables. The meeting event log is the source of truth; the other meeting tables are
+projections written in the same transaction as the events they come from."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Organisation(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=200)
+
+
+class Programme(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=200)
+
+
+class LearningSet(SQLModel, table=True):
+    __tablename__ = "learning_set"
+    id: str = Field(primary_key=True, max_length=32)
+    programme_id: str | None = Field(default=None, foreign_key="programme.id", index=True)
+    name: str = Field(max_length=200)
+    video_link: str = Field(default="", max_length=500)
+    anonymous_questions: bool = True
+    questions_to_set: bool = True
+    late_after_minutes: int = 10
+
+
+class Person(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    organisation_id: str | None = Field(default=None, foreign_key="organisation.id")
+
+
+class Membership(SQLModel, table=True):
+    set_id: str = Field(primary_key=True, foreign_key="learning_set.id")
+    person_id: str = Field(primary_key=True, foreign_key="person.id", index=True)
+    role: str = Field(max_length=16)
+    """'facilitator' or 'member' (app.domain.model.Role)."""
+
+
+class JoinLink(SQLModel, table=True):
+    __tablename__ = "join_link"
+    id: str = Field(primary_key=True, max_length=32)
+    token_hash: str = Field(unique=True, max_length=64)
+    person_id: str = Field(foreign_key="person.id", index=True)
+    set_id: str = Field(foreign_key="learning_set.id")
+    created_at: int
+    expires_at: int
+    revoked_at: int | None = None
+
+
+class WebSession(SQLModel, table=True):
+    __tablename__ = "web_session"
+    id_hash: str = Field(primary_key=True, max_length=64)
+    person_id: str = Field(foreign_key="person.id", index=True)
+    set_id: str | None = Field(default=None, foreign_key="learning_set.id")
+    created_at: int
+    expires_at: int
+
+
+class Meeting(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=32)
+    set_id: str = Field(foreign_key="learning_set.id", index=True)
+    number: int
+    title: str = Field(max_length=200)
+    scheduled_at: int | None = None
+    status: str = Field(default="not_started", max_length=16)
+    created_at: int
+
+
+class MeetingEvent(SQLModel, table=True):
+    """The append-only log: one row per event, unique on (meeting, seq)."""
+
+    __tablename__ = "meeting_event"
+    __table_args__ = (UniqueConstraint("meeting_id", "seq", name="uq_meeting_event_seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: str = Field(foreign_key="meeting.id", max_length=32)
+    seq: int
+    type: str = Field(max_length=40)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    actor: str | None = Field(default=None, max_length=64)
+    actor_role: str = Field(max_length=16)
+    at: int
+
+
+class CommitmentRecord(SQLModel, table=True):
+    """A presenter's commitment; its report-back at a later meeting updates the same row."""
+
+    __tablename__ = "commitment"
+    id: str = Field(primary_key=True, max_length=80)
+    meeting_id: str = Field(foreign_key="meeting.id", index=True)
+    owner_id: str = Field(foreign_key="person.id", index=True)
+    what: str = Field(sa_column=Column(Text, nullable=False))
+    by_when: str = Field(default="", max_length=200)
+    how_know: str = Field(default="", sa_column=Column(Text, nullable=False))
+    support: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: int
+    updated_at: int
+    report_status: str | None = Field(default=None, max_length=16)
+    reported_meeting_id: str | None = Field(default=None, max_length=32)
+    learned: str = Field(default="", sa_column=Column(Text, nullable=False))
+    next_step: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class QuestionRecord(SQLModel, table=True):
+    __tablename__ = "question"
+    id: str = Field(primary_key=True, max_length=80)
+    meeting_id: str = Field(foreign_key="meeting.id", index=True)
+    presenter_id: str = Field(foreign_key="person.id")
+    author_id: str | None = Field(default=None, foreign_key="person.id")
+    anonymous: bool = False
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    advice: bool = False
+    starred: bool = False
+    at: int
+
+
+class Attendance(SQLModel, table=True):
+    """Taken from presence; `status` is set by a facilitator's correction (later)."""
+
+    meeting_id: str = Field(primary_key=True, foreign_key="meeting.id")
+    person_id: str = Field(primary_key=True, foreign_key="person.id", index=True)
+    first_joined_at: int
+    last_left_at: int | None = None
+    late: bool = False
+    status: str | None = Field(default=None, max_length=16)

@@ -1,0 +1,89 @@
+"""The application: create_app(settings) builds everything; nothing connects at import time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from app import demo
+from app.db.database import make_engine, migrate
+from app.rooms.broker import make_broker
+from app.rooms.hub import Hub
+from app.rooms.service import RoomService
+from app.settings import Settings
+from app.web import pages, ws
+from app.web.deps import Services, now_ms
+from app.web.render import RoomRenderer
+
+HERE = Path(__file__).resolve().parent
+NODE_MODULES = HERE.parent / "node_modules"
+VENDOR = {
+    "htmx.min.js": NODE_MODULES / "htmx.org" / "dist" / "htmx.min.js",
+    "ws.min.js": NODE_MODULES / "htmx-ext-ws" / "dist" / "ws.min.js",
+}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(migrate, settings.database_url)
+        engine = make_engine(settings.database_url)
+        broker = make_broker(settings.broker_url)
+        renderer = RoomRenderer(HERE / "templates")
+        hub = Hub(engine=engine, broker=broker, renderer=renderer, clock=now_ms,
+                  replay_buffer=settings.replay_buffer)
+        await broker.start(hub.notified)
+        rooms = RoomService(engine=engine, hub=hub, broker=broker, clock=now_ms)
+        app.state.services = Services(settings=settings, engine=engine, broker=broker, hub=hub,
+                                      rooms=rooms, renderer=renderer)
+        if settings.demo:
+            _start_demo(engine, settings)
+        try:
+            yield
+        finally:
+            await hub.close()
+            await broker.stop()
+            engine.dispose()
+
+    app = FastAPI(title="Setroom", lifespan=lifespan)
+    app.include_router(pages.router)
+    app.include_router(ws.router)
+    _check_vendor()
+
+    @app.get("/static/vendor/{name}", include_in_schema=False)
+    def vendor(name: str) -> FileResponse:
+        """htmx and its ws extension, installed from package.json (npm ci), never committed."""
+        path = VENDOR.get(name)
+        if path is None:
+            raise HTTPException(status_code=404)
+        return FileResponse(path, media_type="text/javascript")
+
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    return app
+
+
+def _check_vendor() -> None:
+    missing = [str(p.relative_to(NODE_MODULES)) for p in VENDOR.values() if not p.is_file()]
+    if missing:
+        raise RuntimeError(f"Front-end assets are missing ({', '.join(missing)}): run npm ci.")
+
+
+def _start_demo(engine: Engine, settings: Settings) -> None:
+    now = now_ms()
+    demo.ensure_demo(engine, now=now)
+    links = demo.demo_links(engine, public_url=settings.public_url, now=now,
+                            days=settings.join_link_days)
+    lines = ["", "Setroom demo set: open each link in its own browser (or private window).", ""]
+    for name, role, link in links:
+        lines.append(f"  {role:<11} {name:<18} {link}")
+    lines.append("")
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,56 @@
+"""The seam between workers. A broker message says only "meeting M has events up to N"; each
+worker's hub then reads what it lacks from the event log, so a lost message costs nothing but a
+little delay. Chosen by URL: memory:// (one worker) or redis:// (several, see RedisBroker)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+OnMessage = Callable[[str, int], Awaitable[None]]
+
+
+class Broker(Protocol):
+    async def start(self, on_message: OnMessage) -> None: ...
+    async def stop(self) -> None: ...
+    async def publish(self, meeting_id: str, seq: int) -> None: ...
+    async def subscribe(self, meeting_id: str) -> None: ...
+    async def unsubscribe(self, meeting_id: str) -> None: ...
+
+    @property
+    def healthy(self) -> bool: ...
+
+
+class MemoryBroker:
+    """One process: publishing is calling this worker's hub."""
+
+    def __init__(self) -> None:
+        self._on_message: OnMessage | None = None
+        self._subscribed: set[str] = set()
+
+    async def start(self, on_message: OnMessage) -> None:
+        self._on_message = on_message
+
+    async def stop(self) -> None:
+        self._on_message = None
+        self._subscribed.clear()
+
+    async def publish(self, meeting_id: str, seq: int) -> None:
+        if self._on_message is not None and meeting_id in self._subscribed:
+            await self._on_message(meeting_id, seq)
+
+    async def subscribe(self, meeting_id: str) -> None:
+        self._subscribed.add(meeting_id)
+
+    async def unsubscribe(self, meeting_id: str) -> None:
+        self._subscribed.discard(meeting_id)
+
+    @property
+    def healthy(self) -> bool:
+        return self._on_message is not None
+
+
+def make_broker(url: str) -> Broker:
+    if url.startswith("memory://"):
+        return MemoryBroker()
+    raise ValueError(f"Unsupported broker URL scheme: {url.split(':', 1)[0]}")

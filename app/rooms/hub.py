@@ -1,0 +1,251 @@
+"""This worker's live rooms: the state of each meeting someone here is connected to, its sockets,
+and the fan-out of new events to them.
+
+The hub holds caches only: every state is a fold of the event log, and a room that falls behind
+(a missed broker message, another worker's write) reads what it lacks from the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from app.db import eventlog
+from app.domain import events as e
+from app.domain.engine import apply, replay
+from app.domain.model import MeetingState
+from app.domain.views import redact, view
+from app.rooms.broker import Broker
+from app.rooms.connection import Connection
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], int]
+OnDeadline = Callable[[str, int], Awaitable[None]]
+
+
+class RegionRenderer:
+    """What the hub needs to send HTML: implemented by app.web.render.RoomRenderer."""
+
+    def regions(self, state: MeetingState, viewer: str, *, now_ms: int, announce: str = "") -> str:
+        raise NotImplementedError
+
+    def announcement(self, before: MeetingState | None, after: MeetingState) -> str:
+        raise NotImplementedError
+
+
+@dataclass(eq=False)
+class Room:
+    meeting_id: str
+    state: MeetingState
+    recent: deque[e.Stamped]
+    connections: dict[str, Connection] = field(default_factory=dict)
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    timer_task: asyncio.Task[None] | None = None
+    timer_deadline: int | None = None
+
+
+class Hub:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        broker: Broker,
+        renderer: RegionRenderer,
+        clock: Clock,
+        replay_buffer: int = 500,
+    ) -> None:
+        self._engine = engine
+        self._broker = broker
+        self._renderer = renderer
+        self._clock = clock
+        self._buffer = replay_buffer
+        self._rooms: dict[str, Room] = {}
+        self._loading: dict[str, asyncio.Future[Room]] = {}
+        self.on_deadline: OnDeadline | None = None
+
+    @property
+    def rooms(self) -> dict[str, Room]:
+        return self._rooms
+
+    def connection_count(self) -> int:
+        return sum(len(r.connections) for r in self._rooms.values())
+
+    async def room(self, meeting_id: str) -> Room:
+        """The live room of a meeting, loaded from the log if this worker has not got it yet.
+        Raises LookupError for a meeting with no log."""
+        room = self._rooms.get(meeting_id)
+        if room is not None:
+            return room
+        pending = self._loading.get(meeting_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Room] = asyncio.get_running_loop().create_future()
+        self._loading[meeting_id] = future
+        try:
+            await self._broker.subscribe(meeting_id)
+            log_events = await asyncio.to_thread(eventlog.load, self._engine, meeting_id)
+            if not log_events:
+                raise LookupError(meeting_id)
+            room = Room(
+                meeting_id=meeting_id,
+                state=replay(meeting_id, log_events),
+                recent=deque(log_events[-self._buffer :], maxlen=self._buffer),
+            )
+            self._rooms[meeting_id] = room
+            self._watch_timer(room)
+            future.set_result(room)
+            return room
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # retrieved: waiters re-raise it, nobody logs it as lost
+            if meeting_id not in self._rooms:
+                await self._broker.unsubscribe(meeting_id)
+            raise
+        finally:
+            del self._loading[meeting_id]
+
+    def attach(self, room: Room, conn: Connection, *, since: int | None = None) -> None:
+        """Add a socket to the room and queue what brings it up to date: the events after
+        `since` when this room still has them all, else a full snapshot."""
+        room.connections[conn.id] = conn
+        now = self._clock()
+        state = room.state
+        if conn.mode == "html":
+            conn.send(self._renderer.regions(state, conn.participant, now_ms=now))
+            return
+        first_kept = room.recent[0].seq if room.recent else state.seq + 1
+        if since is not None and 0 <= since <= state.seq and since + 1 >= first_kept:
+            conn.send(json.dumps({"op": "resume", "from": since, "seq": state.seq,
+                                  "server_now": now}))
+            # Redaction reads only the roster and settings, which the current state holds.
+            for stamped in room.recent:
+                if stamped.seq > since:
+                    conn.send(self._event_message(stamped, conn, state, {}))
+            return
+        conn.send(self.welcome(state, conn, now))
+
+    @staticmethod
+    def welcome(state: MeetingState, conn: Connection, now: int) -> str:
+        person = state.person(conn.participant)
+        return json.dumps(
+            {
+                "op": "welcome",
+                "seq": state.seq,
+                "server_now": now,
+                "you": {"id": conn.participant, "role": conn.role.value,
+                        "name": person.name if person else ""},
+                "state": view(state, conn.participant).model_dump(mode="json"),
+            }
+        )
+
+    async def detach(self, room: Room, conn: Connection) -> None:
+        room.connections.pop(conn.id, None)
+        conn.close()
+        await self.release(room)
+
+    async def release(self, room: Room) -> None:
+        """Forget a room nobody here is connected to; it reloads from the log when needed."""
+        if not room.connections and self._rooms.get(room.meeting_id) is room:
+            del self._rooms[room.meeting_id]
+            if room.timer_task is not None:
+                room.timer_task.cancel()
+            await self._broker.unsubscribe(room.meeting_id)
+
+    def deliver(self, room: Room, batch: list[e.Stamped]) -> bool:
+        """Apply freshly committed events and fan them out. False when the batch does not follow
+        on from this room's state (the caller then catches up from the log)."""
+        fresh = [s for s in batch if s.seq > room.state.seq]
+        if not fresh:
+            return True
+        if fresh[0].seq != room.state.seq + 1:
+            return False
+        before = room.state
+        state = before
+        shared: dict[int, str] = {}
+        for stamped in fresh:
+            for conn in room.connections.values():
+                if conn.mode == "json":
+                    conn.send(self._event_message(stamped, conn, state, shared))
+            state = apply(state, stamped)
+            room.recent.append(stamped)
+        room.state = state
+        html = [c for c in room.connections.values() if c.mode == "html"]
+        if html:
+            now = self._clock()
+            announce = self._renderer.announcement(before, state)
+            for conn in html:
+                conn.send(self._renderer.regions(state, conn.participant, now_ms=now,
+                                                 announce=announce))
+        self._watch_timer(room)
+        return True
+
+    @staticmethod
+    def _event_message(
+        stamped: e.Stamped, conn: Connection, before: MeetingState, shared: dict[int, str]
+    ) -> str:
+        if isinstance(stamped.event, e.QuestionAsked):
+            seen = stamped.model_copy(
+                update={"event": redact(stamped.event, conn.participant, before)}
+            )
+            return json.dumps({"op": "event", **seen.model_dump(mode="json")})
+        message = shared.get(stamped.seq)
+        if message is None:
+            message = json.dumps({"op": "event", **stamped.model_dump(mode="json")})
+            shared[stamped.seq] = message
+        return message
+
+    async def catch_up(self, room: Room) -> None:
+        """Read from the log whatever this room has not seen, and fan it out."""
+        missing = await asyncio.to_thread(
+            eventlog.load, self._engine, room.meeting_id, after=room.state.seq
+        )
+        if missing:
+            self.deliver(room, missing)
+
+    async def notified(self, meeting_id: str, seq: int) -> None:
+        """A broker message: the meeting has events up to `seq`."""
+        room = self._rooms.get(meeting_id)
+        if room is not None and room.state.seq < seq:
+            await self.catch_up(room)
+
+    def _watch_timer(self, room: Room) -> None:
+        """Keep one task per room waiting for the running timer's deadline."""
+        timer = room.state.timer
+        deadline = timer.deadline_ms if timer.running else None
+        if deadline == room.timer_deadline:
+            return
+        if room.timer_task is not None:
+            room.timer_task.cancel()
+            room.timer_task = None
+        room.timer_deadline = deadline
+        if deadline is not None and self.on_deadline is not None:
+            room.timer_task = asyncio.get_running_loop().create_task(
+                self._wait_deadline(room, deadline)
+            )
+
+    async def _wait_deadline(self, room: Room, deadline: int) -> None:
+        delay = (deadline - self._clock()) / 1000
+        if delay > 0:
+            await asyncio.sleep(delay)
+        # From here the task must not be cancelled by the delivery its own command causes.
+        room.timer_task, room.timer_deadline = None, None
+        if self.on_deadline is not None:
+            try:
+                await self.on_deadline(room.meeting_id, deadline)
+            except Exception:  # a refused time's-up means another worker recorded it first
+                log.debug("time's-up not recorded here", exc_info=True)
+
+    async def close(self) -> None:
+        for room in list(self._rooms.values()):
+            if room.timer_task is not None:
+                room.timer_task.cancel()
+            for conn in list(room.connections.values()):
+                conn.close()
+        self._rooms.clear()

@@ -1,0 +1,74 @@
+"""A command's way through: AUTH and DECIDE (the engine), PERSIST (the log), PUBLISH (the hub
+and the broker), in that order, and publish only after the commit."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import Engine
+
+from app.db import eventlog
+from app.domain import commands as c
+from app.domain import events as e
+from app.domain.engine import decide
+from app.domain.errors import RoomMovedOn
+from app.domain.model import Actor
+from app.rooms.broker import Broker
+from app.rooms.hub import Clock, Hub
+
+MAX_ATTEMPTS = 5
+
+
+class RoomService:
+    def __init__(self, *, engine: Engine, hub: Hub, broker: Broker, clock: Clock) -> None:
+        self._engine = engine
+        self._hub = hub
+        self._broker = broker
+        self._clock = clock
+        hub.on_deadline = self._deadline
+
+    async def handle(
+        self,
+        meeting_id: str,
+        actor: Actor,
+        command: c.AnyCommand,
+        *,
+        expect_seq: int | None = None,
+    ) -> int:
+        """Decide and record `command`; returns the sequence the meeting reached.
+
+        Raises DomainError when refused. A command that loses a race with another worker is
+        decided again on the newer state, unless its sender named the sequence it saw
+        (`expect_seq`): then it is refused with "the room moved on".
+        """
+        room = await self._hub.room(meeting_id)
+        async with room.write_lock:
+            for _ in range(MAX_ATTEMPTS):
+                state = room.state
+                now = self._clock()
+                events = decide(state, command, actor, now, expect_seq=expect_seq)
+                batch = [
+                    e.Stamped(seq=state.seq + i, at=now, actor=actor.participant,
+                              actor_role=actor.role, event=ev)
+                    for i, ev in enumerate(events, start=1)
+                ]
+                if not batch:
+                    return state.seq
+                try:
+                    await asyncio.to_thread(
+                        eventlog.append, self._engine, meeting_id, state.seq, batch,
+                        late_after_ms=state.settings.late_after_minutes * 60_000,
+                    )
+                except eventlog.SequenceConflict:
+                    await self._hub.catch_up(room)
+                    if expect_seq is not None:
+                        raise RoomMovedOn() from None
+                    continue
+                if not self._hub.deliver(room, batch):
+                    await self._hub.catch_up(room)
+                await self._broker.publish(meeting_id, batch[-1].seq)
+                return batch[-1].seq
+        raise RoomMovedOn("The room is busy; try again.")
+
+    async def _deadline(self, meeting_id: str, deadline: int) -> None:
+        await self.handle(meeting_id, Actor.system(), c.TimerElapsed(deadline_ms=deadline))

@@ -1,0 +1,24 @@
+"""Settings from the environment (prefix SETROOM_), built once by create_app's caller."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SETROOM_", extra="ignore")
+
+    database_url: str = "sqlite:///var/setroom.db"
+    broker_url: str = "memory://"
+    public_url: str = "http://127.0.0.1:8000"
+    """Where people reach this server; join links printed at start use it."""
+    demo: bool = False
+    """Create (on first start) the demo set and print fresh join links at every start."""
+    max_message_bytes: int = 16 * 1024
+    send_queue_limit: int = 1000
+    """Messages waiting for one slow socket before it is closed (it then resyncs on reconnect)."""
+    replay_buffer: int = 500
+    """Recent events each live room keeps to bring reconnecting clients up to date."""
+    join_link_days: int = 120
+    session_days: int = 30
+    cookie_secure: bool = False

@@ -1,0 +1,65 @@
+"""Pages: the join link exchange and the room page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from app.db import access
+from app.db.meetings import current_meeting
+from app.web.deps import COOKIE, CurrentSession, ServicesDep, now_ms
+
+router = APIRouter()
+
+
+@router.get("/healthz", include_in_schema=False)
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, services: ServicesDep) -> Response:
+    web_session = services.session_of(request.cookies.get(COOKIE))
+    if web_session is not None and web_session.set_id is not None:
+        meeting = current_meeting(services.engine, web_session.set_id)
+        if meeting is not None:
+            return RedirectResponse(f"/meetings/{meeting.id}", status_code=303)
+    return HTMLResponse(services.renderer.welcome_page())
+
+
+@router.get("/j/{token}")
+def join(token: str, services: ServicesDep) -> Response:
+    """Exchange a personal link for a session cookie, then leave the token out of the address
+    bar, the history and any Referer by redirecting to a clean URL."""
+    redeemed = access.redeem_link(services.engine, token, now=now_ms(),
+                                  session_days=services.settings.session_days)
+    if redeemed is None:
+        raise HTTPException(status_code=404,
+                            detail="This link is not valid: it may have expired or been replaced. "
+                                   "Ask your facilitator for a new one.")
+    secret, link = redeemed
+    meeting = current_meeting(services.engine, link.set_id)
+    target = f"/meetings/{meeting.id}" if meeting is not None else "/"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(COOKIE, secret, httponly=True, samesite="lax",
+                        secure=services.settings.cookie_secure,
+                        max_age=services.settings.session_days * 86_400)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@router.get("/meetings/{meeting_id}", response_class=HTMLResponse)
+async def room_page(meeting_id: str, web_session: CurrentSession,
+                    services: ServicesDep) -> Response:
+    try:
+        room = await services.hub.room(meeting_id)
+    except LookupError:
+        raise HTTPException(status_code=404, detail="No such meeting.") from None
+    try:
+        if room.state.person(web_session.person_id) is None:
+            raise HTTPException(status_code=403, detail="This meeting is not one of your set's.")
+        html = services.renderer.page(room.state, web_session.person_id,
+                                      ws_url=f"/meetings/{meeting_id}/ws", now_ms=now_ms())
+    finally:
+        await services.hub.release(room)
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})

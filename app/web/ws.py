@@ -1,0 +1,170 @@
+"""The room's WebSocket: one endpoint per meeting, for browsers (htmx, HTML fragments) and API
+clients (JSON, see docs/protocol.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from app.domain import commands as c
+from app.domain.errors import DomainError
+from app.domain.model import Actor
+from app.rooms.connection import CLOSE_TOO_SLOW, Connection, Mode
+from app.web.deps import COOKIE, Services, services_of
+
+router = APIRouter()
+
+CLOSE_UNAUTHORISED = 4401
+CLOSE_NOT_FOUND = 4404
+
+
+class BadMessage(Exception):
+    def __init__(self, message: str, request_id: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request_id = request_id
+
+
+@router.websocket("/meetings/{meeting_id}/ws")
+async def room_socket(websocket: WebSocket, meeting_id: str) -> None:
+    services = services_of(websocket.app)
+    mode: Mode = "json" if websocket.query_params.get("mode") == "json" else "html"
+    since = _parse_since(websocket.query_params.get("since"))
+    web_session = await asyncio.to_thread(
+        services.session_of, websocket.cookies.get(COOKIE)
+    )
+    if web_session is None:
+        await websocket.close(code=CLOSE_UNAUTHORISED)
+        return
+    try:
+        room = await services.hub.room(meeting_id)
+    except LookupError:
+        await websocket.close(code=CLOSE_NOT_FOUND)
+        return
+    person = room.state.person(web_session.person_id)
+    if person is None:
+        await websocket.close(code=CLOSE_UNAUTHORISED)
+        return
+
+    await websocket.accept()
+    conn = Connection(id=uuid.uuid4().hex[:16], participant=person.id, role=person.role,
+                      mode=mode, limit=services.settings.send_queue_limit)
+    actor = Actor(participant=person.id, role=person.role)
+    await services.rooms.handle(meeting_id, Actor.system(),
+                                c.Join(connection=conn.id, participant=person.id))
+    room = await services.hub.room(meeting_id)
+    services.hub.attach(room, conn, since=since)
+    sender = asyncio.create_task(_send_loop(websocket, conn))
+    try:
+        await _receive_loop(websocket, services, meeting_id, actor, conn)
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+        with contextlib.suppress(DomainError, LookupError):
+            await services.rooms.handle(meeting_id, Actor.system(), c.Leave(connection=conn.id))
+        room = await services.hub.room(meeting_id)
+        await services.hub.detach(room, conn)
+
+
+def _parse_since(raw: str | None) -> int | None:
+    if raw is None or not raw.isdigit() or len(raw) > 12:
+        return None  # a malformed sequence falls back to a full snapshot
+    return int(raw)
+
+
+async def _send_loop(websocket: WebSocket, conn: Connection) -> None:
+    while True:
+        message = await conn.queue.get()
+        if message is None:
+            if conn.dropped:
+                await websocket.close(code=CLOSE_TOO_SLOW)
+            return
+        await websocket.send_text(message)
+
+
+async def _receive_loop(
+    websocket: WebSocket, services: Services, meeting_id: str, actor: Actor, conn: Connection
+) -> None:
+    limit = services.settings.max_message_bytes
+    while True:
+        try:
+            message = await websocket.receive()
+        except WebSocketDisconnect:
+            return
+        if message["type"] == "websocket.disconnect":
+            return
+        raw = message.get("text")
+        if raw is None:
+            _reply_error(services, conn, "invalid", "Send text messages of JSON.", None)
+            continue
+        if len(raw.encode()) > limit:
+            _reply_error(services, conn, "too_large",
+                         f"Messages are limited to {limit // 1024} KiB.", None)
+            continue
+        try:
+            command, expect_seq, request_id = _parse(raw, conn.mode)
+        except BadMessage as bad:
+            _reply_error(services, conn, "invalid", bad.message, bad.request_id)
+            continue
+        if command is None:  # a ping
+            conn.send(json.dumps({"op": "pong", "server_now": services.clock()}))
+            continue
+        try:
+            seq = await services.rooms.handle(meeting_id, actor, command, expect_seq=expect_seq)
+        except DomainError as refused:
+            _reply_error(services, conn, refused.code, refused.message, request_id)
+            continue
+        if conn.mode == "json":
+            conn.send(json.dumps({"op": "ack", "id": request_id, "seq": seq}))
+
+
+def _parse(raw: str, mode: Mode) -> tuple[c.AnyCommand | None, int | None, Any]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise BadMessage("That message is not JSON.") from None
+    if not isinstance(data, dict):
+        raise BadMessage("A message is a JSON object.")
+    if mode == "html":
+        # htmx's ws-send: the form's fields plus a HEADERS object; empty inputs mean "not given".
+        fields = {k: v for k, v in data.items() if k != "HEADERS" and v != ""}
+        return _command(fields, None), None, None
+    request_id = data.get("id")
+    if not (request_id is None or isinstance(request_id, (str, int))) or len(str(request_id)) > 64:
+        raise BadMessage("'id' is a string or number of at most 64 characters.")
+    op = data.get("op")
+    if op == "ping":
+        return None, None, request_id
+    if op != "command":
+        raise BadMessage("Unknown op: send 'command' or 'ping'.", request_id)
+    expect_seq = data.get("expect_seq")
+    if expect_seq is not None and (not isinstance(expect_seq, int) or isinstance(expect_seq, bool)):
+        raise BadMessage("'expect_seq' is an integer.", request_id)
+    return _command(data.get("command"), request_id), expect_seq, request_id
+
+
+def _command(data: Any, request_id: Any) -> c.AnyCommand:
+    if isinstance(data, dict) and data.get("type") in c.SYSTEM_COMMANDS:
+        raise BadMessage("That command is the server's own.", request_id)
+    try:
+        return c.parse_command(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "command"
+        raise BadMessage(f"Bad command: {where}: {first['msg']}.", request_id) from None
+
+
+def _reply_error(services: Services, conn: Connection, code: str, message: str,
+                 request_id: Any) -> None:
+    if conn.mode == "html":
+        conn.send(services.renderer.error(message))
+    else:
+        conn.send(json.dumps({"op": "error", "id": request_id, "code": code,
+                              "message": message}))
