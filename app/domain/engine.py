@@ -311,7 +311,9 @@ def _set_order(state: MeetingState, cmd: c.SetOrder, actor: Actor, now: int) -> 
         if state.person(pid) is None:
             raise NotFound("No such person in this meeting.")
     order = tuple(cmd.order)
-    if state.speaker in order and state.turn_index < len(state.order):
+    # Mid-round, the current speaker carries on; before anyone has finished, the round
+    # starts again with the new first speaker.
+    if state.speaker in order and 0 < state.turn_index < len(state.order):
         return [
             e.OrderSet(order=order, turn_index=order.index(state.speaker), speaker=state.speaker,
                        timer=state.timer)
@@ -426,7 +428,7 @@ def _unallot(state: MeetingState, cmd: c.Unallot, actor: Actor, now: int) -> Eve
     index = next((i for i, s in enumerate(state.slots) if s.member == cmd.member), None)
     if index is None:
         raise NotFound("That member has no slot.")
-    if _turns_begun(state) and index <= state.presenter_index:
+    if index < state.presented:
         raise NotNow("That turn has already begun.")
     return [e.SlotsSet(slots=state.slots[:index] + state.slots[index + 1 :])]
 
@@ -701,7 +703,12 @@ def _replace_by_id(items: tuple[Any, ...], item: Any) -> tuple[Any, ...]:
     return (*items, item)
 
 
-def _apply_event(s: MeetingState, ev: e.AnyEvent) -> MeetingState:  # noqa: C901 - one flat match
+def _presented(s: MeetingState, presenter_index: int, stage: Stage | None) -> int:
+    """A turn has begun once its presenter reached a stage; turns begin in slot order."""
+    return max(s.presented, presenter_index + 1) if stage is not None else s.presented
+
+
+def _apply_event(s: MeetingState, ev: e.AnyEvent) -> MeetingState:
     match ev:
         case e.MeetingOpened():
             return s.model_copy(update={"info": ev.info, "settings": ev.settings,
@@ -714,7 +721,7 @@ def _apply_event(s: MeetingState, ev: e.AnyEvent) -> MeetingState:  # noqa: C901
                 "phase_index": ev.phase_index, "phases": ev.phases, "order": ev.order,
                 "turn_index": ev.turn_index, "speaker": ev.speaker,
                 "presenter_index": ev.presenter_index, "stage": ev.stage, "timer": ev.timer,
-                "hands": (),
+                "hands": (), "presented": _presented(s, ev.presenter_index, ev.stage),
             })
         case e.PhasesChanged():
             return s.model_copy(update={"phases": ev.phases, "phase_index": ev.phase_index})
@@ -727,7 +734,8 @@ def _apply_event(s: MeetingState, ev: e.AnyEvent) -> MeetingState:  # noqa: C901
         case e.StageChanged():
             return s.model_copy(update={"presenter_index": ev.presenter_index, "stage": ev.stage,
                                         "speaker": ev.speaker, "timer": ev.timer,
-                                        "hands": ev.hands})
+                                        "hands": ev.hands,
+                                        "presented": _presented(s, ev.presenter_index, ev.stage)})
         case e.SlotsSet():
             return s.model_copy(update={"slots": ev.slots})
         case e.BidPlaced():

@@ -39,7 +39,9 @@ class Invalid(DomainError):
 class RoomMovedOn(DomainError):
     """The command was decided against a state the room has already left."""
 
-    def __init__(self, message: str = "The room moved on before your action arrived; look again.") -> None:
+    def __init__(
+        self, message: str = "The room moved on before your action arrived; look again."
+    ) -> None:
         super().__init__("moved_on", message)
 
 

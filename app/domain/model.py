@@ -54,7 +54,12 @@ class Stage(StrEnum):
     COMMITMENT = "commitment"
 
 
-STAGE_ORDER: tuple[Stage, ...] = (Stage.PRESENT, Stage.QUESTIONS, Stage.REFLECTION, Stage.COMMITMENT)
+STAGE_ORDER: tuple[Stage, ...] = (
+    Stage.PRESENT,
+    Stage.QUESTIONS,
+    Stage.REFLECTION,
+    Stage.COMMITMENT,
+)
 
 
 class MeetingStatus(StrEnum):
@@ -193,6 +198,8 @@ class MeetingState(Frozen):
     slots: tuple[Slot, ...] = ()
     presenter_index: int = -1
     stage: Stage | None = None
+    presented: int = 0
+    """How many slots, from the first, have begun their turn; later ones may still be withdrawn."""
     hands: tuple[str, ...] = ()
     timer: Timer = Timer()
     questions: tuple[Question, ...] = ()

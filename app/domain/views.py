@@ -58,6 +58,18 @@ def redact(event: e.AnyEvent, viewer: str | None, state: MeetingState) -> e.AnyE
     return event
 
 
+def redact_stamped(stamped: e.Stamped, viewer: str | None, state: MeetingState) -> e.Stamped:
+    """The logged event as `viewer` may see it, envelope included: the `actor` of an anonymous
+    question is its author, so it is blanked with the author."""
+    event = redact(stamped.event, viewer, state)
+    if event is stamped.event:
+        return stamped
+    actor = stamped.actor
+    if isinstance(event, e.QuestionAsked) and event.question.author is None:
+        actor = None
+    return stamped.model_copy(update={"event": event, "actor": actor})
+
+
 class Attendance(Frozen):
     participant: Participant
     present: bool
@@ -79,19 +91,25 @@ def summary(state: MeetingState) -> Summary:
     """Who came (late if they first joined past the set's threshold), who presented, what they
     committed to."""
     late_ms = state.settings.late_after_minutes * 60_000
+    # Opening the room after the close (to read this summary) is not attending.
+    came = {
+        pid: at
+        for pid, at in state.first_seen.items()
+        if state.closed_at is None or at <= state.closed_at
+    }
     attendance = tuple(
         Attendance(
             participant=p,
-            present=p.id in state.first_seen,
+            present=p.id in came,
             late=(
-                p.id in state.first_seen
+                p.id in came
                 and state.started_at is not None
-                and state.first_seen[p.id] > state.started_at + late_ms
+                and came[p.id] > state.started_at + late_ms
             ),
         )
         for p in state.roster
     )
-    presented = state.slots[: state.presenter_index + 1] if state.presenter_index >= 0 else ()
+    presented = state.slots[: state.presented]
     return Summary(
         title=state.info.title,
         started_at=state.started_at,

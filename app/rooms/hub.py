@@ -123,7 +123,7 @@ class Hub:
         first_kept = room.recent[0].seq if room.recent else state.seq + 1
         if since is not None and 0 <= since <= state.seq and since + 1 >= first_kept:
             conn.send(json.dumps({"op": "resume", "from": since, "seq": state.seq,
-                                  "server_now": now}))
+                                  "server_now": now, "you": self._you(state, conn)}))
             # Redaction reads only the roster and settings, which the current state holds.
             for stamped in room.recent:
                 if stamped.seq > since:
@@ -132,15 +132,18 @@ class Hub:
         conn.send(self.welcome(state, conn, now))
 
     @staticmethod
-    def welcome(state: MeetingState, conn: Connection, now: int) -> str:
+    def _you(state: MeetingState, conn: Connection) -> dict[str, str]:
         person = state.person(conn.participant)
+        return {"id": conn.participant, "role": conn.role.value,
+                "name": person.name if person else ""}
+
+    def welcome(self, state: MeetingState, conn: Connection, now: int) -> str:
         return json.dumps(
             {
                 "op": "welcome",
                 "seq": state.seq,
                 "server_now": now,
-                "you": {"id": conn.participant, "role": conn.role.value,
-                        "name": person.name if person else ""},
+                "you": self._you(state, conn),
                 "state": view(state, conn.participant).model_dump(mode="json"),
             }
         )
@@ -231,9 +234,10 @@ class Hub:
             )
 
     async def _wait_deadline(self, room: Room, deadline: int) -> None:
-        delay = (deadline - self._clock()) / 1000
-        if delay > 0:
-            await asyncio.sleep(delay)
+        # The loop's timer may wake a millisecond early by the wall clock: sleep until it has
+        # truly passed, or the engine would rightly refuse a time's-up that is not yet due.
+        while (left := deadline - self._clock()) >= 0:
+            await asyncio.sleep((left + 1) / 1000)
         # From here the task must not be cancelled by the delivery its own command causes.
         room.timer_task, room.timer_deadline = None, None
         if self.on_deadline is not None:

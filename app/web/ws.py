@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import uuid
 from typing import Any
 
@@ -19,6 +20,7 @@ from app.rooms.connection import CLOSE_TOO_SLOW, Connection, Mode
 from app.web.deps import COOKIE, Services, services_of
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORISED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -60,17 +62,27 @@ async def room_socket(websocket: WebSocket, meeting_id: str) -> None:
                                 c.Join(connection=conn.id, participant=person.id))
     room = await services.hub.room(meeting_id)
     services.hub.attach(room, conn, since=since)
-    sender = asyncio.create_task(_send_loop(websocket, conn))
+    # Producer and consumer: when either ends (the client left, or it is too slow), stop both.
+    tasks = {
+        asyncio.create_task(_send_loop(websocket, conn)),
+        asyncio.create_task(_receive_loop(websocket, services, meeting_id, actor, conn)),
+    }
     try:
-        await _receive_loop(websocket, services, meeting_id, actor, conn)
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sender
+        for task in tasks:
+            task.cancel()
+        for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(outcome, Exception) and not _is_disconnect(outcome):
+                log.error("room socket failed", exc_info=outcome)
         with contextlib.suppress(DomainError, LookupError):
             await services.rooms.handle(meeting_id, Actor.system(), c.Leave(connection=conn.id))
-        room = await services.hub.room(meeting_id)
-        await services.hub.detach(room, conn)
+        await services.hub.detach(await services.hub.room(meeting_id), conn)
+
+
+def _is_disconnect(error: Exception) -> bool:
+    # Sending to a socket the client has just closed; uvicorn names it in its own module.
+    return isinstance(error, WebSocketDisconnect) or type(error).__name__ == "ClientDisconnected"
 
 
 def _parse_since(raw: str | None) -> int | None:

@@ -1,0 +1,246 @@
+/* Setroom live room: what htmx has no answer for.
+ *
+ * - The countdown: #room-timer carries the deadline; we count down locally every 250 ms,
+ *   corrected by the server clock offset read from #room-clock whenever the server sends it.
+ * - The connection indicator in #room-status (htmx:wsOpen / wsClose / wsError).
+ * - Comforts around the ws extension's out-of-band swaps: keep keyboard focus and open
+ *   <details> across a swap, reset "new item" forms once sent, clear the last error.
+ *
+ * No inline scripts or handlers anywhere: this file is loaded with `defer`.
+ */
+(function () {
+  "use strict";
+
+  var TICK_MS = 250;
+  var WARN_MS = 60000;
+  var RECONNECTING = [1006, 1011, 1012, 1013]; // the codes htmx's ws extension retries on
+
+  var offset = 0; // server clock minus this clock, in ms
+  var lastLeft = null; // ms left at the previous tick of the current deadline
+  var lastDeadline = null;
+  var conn = "connecting";
+  var saved = null; // focus and <details> state captured before a swap
+
+  function byId(id) {
+    return document.getElementById(id);
+  }
+
+  function mmss(ms) {
+    var s = Math.max(0, Math.ceil(ms / 1000));
+    var m = Math.floor(s / 60);
+    s = s % 60;
+    return (m < 10 ? "0" : "") + m + ":" + (s < 10 ? "0" : "") + s;
+  }
+
+  function announce(text) {
+    var el = byId("room-announcer");
+    if (!el) return;
+    el.textContent = "";
+    window.setTimeout(function () {
+      el.textContent = text;
+    }, 100);
+  }
+
+  /* Clock and countdown */
+
+  function readOffset() {
+    var clock = byId("room-clock");
+    var serverNow = clock ? Number(clock.getAttribute("data-server-now-ms")) : NaN;
+    if (serverNow > 0) offset = serverNow - Date.now();
+  }
+
+  function tick() {
+    var t = byId("room-timer");
+    if (!t) return;
+    var running = t.getAttribute("data-running") === "true";
+    var deadline = Number(t.getAttribute("data-deadline-ms"));
+    var duration = Number(t.getAttribute("data-duration-ms")) || 0;
+    var left;
+    if (running && deadline > 0) {
+      if (deadline !== lastDeadline) {
+        lastDeadline = deadline;
+        lastLeft = null;
+      }
+      left = Math.max(0, deadline - (Date.now() + offset));
+      var up = left <= 0;
+      var warn = !up && left <= WARN_MS;
+      var clock = t.querySelector("[data-timer-clock]");
+      var label = t.querySelector("[data-timer-label]");
+      if (clock) clock.textContent = mmss(left);
+      if (label) label.textContent = up ? "Time's up" : warn ? "Under a minute left" : "of " + mmss(duration);
+      t.classList.toggle("timer--warn", warn);
+      t.classList.toggle("timer--elapsed", up);
+      t.classList.toggle("timer--running", !up);
+      if (lastLeft !== null) {
+        if (lastLeft > WARN_MS && left <= WARN_MS && !up) announce("One minute left");
+        if (lastLeft > 0 && up) announce("Time's up");
+      }
+      lastLeft = left;
+    } else {
+      lastDeadline = null;
+      lastLeft = null;
+      left = t.getAttribute("data-elapsed") === "true" ? 0 : Number(t.getAttribute("data-remaining-ms")) || 0;
+    }
+    var fill = t.querySelector("[data-timer-fill]");
+    if (fill) fill.style.setProperty("--left", duration > 0 ? String(Math.min(1, left / duration)) : "0");
+  }
+
+  /* Connection indicator */
+
+  var CONN_TEXT = { connecting: "Connecting…", open: "Connected", lost: "Reconnecting…", closed: "Disconnected: reload to rejoin" };
+
+  function showConn() {
+    var els = document.querySelectorAll(".conn");
+    for (var i = 0; i < els.length; i++) {
+      els[i].setAttribute("data-conn", conn === "closed" ? "lost" : conn);
+      var text = els[i].querySelector(".conn__text");
+      if (text) text.textContent = CONN_TEXT[conn];
+    }
+  }
+
+  function setConn(state) {
+    var was = conn;
+    conn = state;
+    showConn();
+    if (state === "open" && (was === "lost" || was === "closed")) announce("Reconnected");
+    if (state === "lost" && was === "open") announce("Connection lost. Reconnecting…");
+    if (state === "closed" && was !== "closed") announce("Disconnected. Reload the page to rejoin.");
+  }
+
+  /* Focus and <details> across swaps */
+
+  var KEY_FIELDS = ["question_id", "commitment_id", "member", "participant", "phase_id"];
+
+  function focusKey(el) {
+    if (!el || el === document.body || !el.closest) return null;
+    if (el.id) return "#" + el.id;
+    var form = el.closest("form[ws-send]");
+    if (!form) return null;
+    var parts = [];
+    var type = form.querySelector("input[name=type]");
+    parts.push(type ? type.value : "");
+    for (var i = 0; i < KEY_FIELDS.length; i++) {
+      var input = form.querySelector("input[type=hidden][name=" + KEY_FIELDS[i] + "]");
+      if (input) parts.push(KEY_FIELDS[i] + "=" + input.value);
+    }
+    parts.push(el.getAttribute("aria-label") || el.textContent.trim());
+    return parts.join("|");
+  }
+
+  function findByKey(key) {
+    if (key.charAt(0) === "#") return byId(key.slice(1));
+    var candidates = document.querySelectorAll("form[ws-send] button, form[ws-send] select");
+    for (var i = 0; i < candidates.length; i++) {
+      if (focusKey(candidates[i]) === key) return candidates[i];
+    }
+    return null;
+  }
+
+  function regionOf(el) {
+    var region = el && el.closest ? el.closest("[id^='room-']") : null;
+    return region ? region.id : null;
+  }
+
+  function capture() {
+    var active = document.activeElement;
+    var details = {};
+    var all = document.querySelectorAll("details[id]");
+    for (var i = 0; i < all.length; i++) details[all[i].id] = all[i].open;
+    var sel = null;
+    try {
+      if (active && typeof active.selectionStart === "number") sel = [active.selectionStart, active.selectionEnd];
+    } catch (e) {
+      sel = null; // some input types have no selection
+    }
+    saved = { key: focusKey(active), region: regionOf(active), sel: sel, details: details };
+  }
+
+  function restore() {
+    if (!saved) return;
+    var s = saved;
+    saved = null;
+    Object.keys(s.details).forEach(function (id) {
+      var d = byId(id);
+      if (d && d.tagName === "DETAILS") d.open = s.details[id];
+    });
+    var active = document.activeElement;
+    if (!s.key || (active && active !== document.body)) return;
+    var target = findByKey(s.key);
+    if (!target && s.region) {
+      var region = byId(s.region);
+      target = region && region.querySelector("button, select, textarea, input:not([type=hidden]), summary");
+    }
+    if (!target) return;
+    target.focus({ preventScroll: true });
+    if (s.sel && typeof target.setSelectionRange === "function") {
+      try {
+        target.setSelectionRange(s.sel[0], s.sel[1]);
+      } catch (e) {
+        /* not a text field */
+      }
+    }
+  }
+
+  /* Keep the current phase in view when the plan scrolls sideways (narrow screens). */
+
+  function showCurrentPhase() {
+    var plan = document.querySelector(".plan");
+    var current = plan && plan.querySelector("[aria-current=step]");
+    if (!plan || !current || plan.scrollWidth <= plan.clientWidth) return;
+    plan.scrollLeft = current.offsetLeft - plan.offsetLeft - (plan.clientWidth - current.offsetWidth) / 2;
+  }
+
+  /* Wiring */
+
+  document.addEventListener("htmx:wsConnecting", function () {
+    if (conn !== "lost") setConn(conn === "open" ? "lost" : "connecting");
+  });
+  document.addEventListener("htmx:wsOpen", function () {
+    setConn("open");
+  });
+  document.addEventListener("htmx:wsClose", function (evt) {
+    var code = evt.detail && evt.detail.event ? evt.detail.event.code : 1006;
+    setConn(RECONNECTING.indexOf(code) >= 0 ? "lost" : "closed");
+  });
+  document.addEventListener("htmx:wsError", function () {
+    if (conn === "open") setConn("lost");
+  });
+
+  document.addEventListener("htmx:wsBeforeMessage", capture);
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    readOffset();
+    showConn();
+    restore();
+    showCurrentPhase();
+    tick();
+  });
+
+  document.addEventListener("htmx:wsBeforeSend", function () {
+    var error = byId("room-error");
+    if (error) error.textContent = "";
+  });
+  document.addEventListener("htmx:wsAfterSend", function (evt) {
+    var form = evt.target;
+    if (form && form.matches && form.matches("form[data-reset-on-send]")) form.reset();
+  });
+
+  document.addEventListener("click", function (evt) {
+    var button = evt.target && evt.target.closest ? evt.target.closest("[data-dismiss-error]") : null;
+    if (!button) return;
+    var error = byId("room-error");
+    if (error) error.textContent = "";
+  });
+
+  function start() {
+    readOffset();
+    showCurrentPhase();
+    tick();
+    window.setInterval(tick, TICK_MS);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

@@ -1,0 +1,1 @@
+"""The web layer: routes, the WebSocket endpoint and the room's rendering."""

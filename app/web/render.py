@@ -1,0 +1,508 @@
+"""The live room as HTML: one Jinja2 template serves the whole page and each live region alone.
+
+Every region is a `{% block %}` of `room.html` holding one element with a stable id, so the page
+and the fragments sent over the WebSocket come from the same source and cannot drift apart.
+What a viewer sees is always rendered from `views.view(state, viewer)`, never from the raw state,
+so that question text and authors a viewer may not know never reach their HTML.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import jinja2
+from markupsafe import Markup
+
+from app.domain.model import (
+    ROUND_KINDS,
+    STAGE_ORDER,
+    MeetingState,
+    MeetingStatus,
+    Phase,
+    PhaseKind,
+    PhaseStatus,
+    PriorCommitment,
+    ReportStatus,
+    Role,
+    Stage,
+    Timer,
+)
+from app.domain.views import summary, view
+
+ROOM_TEMPLATE = "room.html"
+
+REGIONS: tuple[str, ...] = (
+    "room-status",
+    "room-phase",
+    "room-speaker",
+    "room-timer",
+    "room-hands",
+    "room-report-back",
+    "room-bids",
+    "room-questions",
+    "room-commitments",
+    "room-summary",
+    "room-order",
+    "room-presence",
+    "room-controls",
+    "room-announcer",
+    "room-clock",
+)
+"""The ids of the regions `regions()` sends, in page order. `room-error` is not among them: it
+belongs to one sender and stays until their next command (room.js clears it), rather than being
+wiped by whatever the room broadcasts next."""
+
+STAGE_LABELS: dict[Stage, str] = {
+    Stage.PRESENT: "Present",
+    Stage.QUESTIONS: "Questions",
+    Stage.REFLECTION: "Reflection",
+    Stage.COMMITMENT: "Commitment",
+}
+
+REPORT_LABELS: dict[ReportStatus, str] = {
+    ReportStatus.DONE: "Done",
+    ReportStatus.PARTLY: "Partly done",
+    ReportStatus.NOT_DONE: "Not done",
+    ReportStatus.CHANGED: "Changed",
+}
+
+PHASE_GUIDANCE: dict[PhaseKind, str] = {
+    PhaseKind.CHECK_IN: "Each member in turn: how are you arriving today?",
+    PhaseKind.REPORT_BACK: "Each member reports on last meeting's commitments: what happened, "
+    "and what they learned.",
+    PhaseKind.BIDDING: "Bid for time to present: how many minutes, and your issue in one line.",
+    PhaseKind.PROCESS_REVIEW: "Each member in turn: how did we work as a set today?",
+    PhaseKind.CHECK_OUT: "Each member in turn: one thought to leave with.",
+    PhaseKind.CUSTOM: "",
+    PhaseKind.CLOSE: "The meeting is closing. The facilitator will end it and share the summary.",
+}
+
+STAGE_GUIDANCE: dict[Stage, str] = {
+    Stage.PRESENT: "{name} presents their issue. Everyone else listens.",
+    Stage.QUESTIONS: "Questions only, no advice. Raise your hand, or type a question.",
+    Stage.REFLECTION: "{name} reflects on what they heard. Others speak only if invited.",
+    Stage.COMMITMENT: "{name} commits to an action, and the set helps shape it.",
+}
+
+TIMER_CHOICES: tuple[int, ...] = (1, 2, 3, 5, 10, 15, 20, 30)
+"""Minutes offered by the facilitator's timer (sent as seconds)."""
+
+ADDABLE_KINDS: tuple[tuple[PhaseKind, str], ...] = (
+    (PhaseKind.CUSTOM, "Open discussion (one timer)"),
+    (PhaseKind.CHECK_IN, "Round: check-in"),
+    (PhaseKind.PROCESS_REVIEW, "Round: process review"),
+    (PhaseKind.CHECK_OUT, "Round: check-out"),
+)
+
+TimerState = Literal["idle", "running", "paused", "elapsed"]
+Presence = Literal["online", "dropped", "absent"]
+
+
+@dataclass(frozen=True)
+class TimerView:
+    """The timer as the page shows it at render time; room.js takes over from the data."""
+
+    state: TimerState
+    left_ms: int
+    duration_ms: int
+    deadline_ms: int | None
+    remaining_ms: int
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    @property
+    def warn(self) -> bool:
+        return self.state == "running" and self.left_ms <= 60_000
+
+    @property
+    def clock(self) -> str:
+        if self.state == "idle":
+            return "--:--"
+        return mm_ss(self.left_ms)
+
+    @property
+    def label(self) -> str:
+        if self.state == "elapsed":
+            return "Time's up"
+        if self.state == "paused":
+            return "Paused"
+        if self.state == "idle":
+            return "No timer running"
+        if self.warn:
+            return "Under a minute left"
+        return f"of {mm_ss(self.duration_ms)}"
+
+
+@dataclass(frozen=True)
+class PlanFit:
+    """Whether the allotted presenter slots fit the meeting's remaining planned time."""
+
+    slot_minutes: int
+    left_minutes: int
+    reserved_minutes: int
+
+    @property
+    def available_minutes(self) -> int:
+        return max(0, self.left_minutes - self.reserved_minutes)
+
+    @property
+    def fits(self) -> bool:
+        return self.slot_minutes <= self.available_minutes
+
+    @property
+    def margin(self) -> int:
+        return abs(self.available_minutes - self.slot_minutes)
+
+
+@dataclass(frozen=True)
+class PhaseRow:
+    phase: Phase
+    index: int
+    editable: bool
+    can_move_up: bool
+    can_move_down: bool
+
+
+def mm_ss(ms: int) -> str:
+    seconds = max(0, (ms + 999) // 1000)
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def timer_view(timer: Timer, now_ms: int) -> TimerView:
+    left = timer.left_ms(now_ms)
+    state: TimerState
+    if timer.elapsed or (timer.running and left <= 0):
+        state = "elapsed"
+    elif timer.running:
+        state = "running"
+    elif timer.remaining_ms > 0:
+        state = "paused"
+    else:
+        state = "idle"
+    return TimerView(
+        state=state,
+        left_ms=0 if state == "elapsed" else left,
+        duration_ms=timer.duration_ms,
+        deadline_ms=timer.deadline_ms if timer.running else None,
+        remaining_ms=timer.remaining_ms,
+    )
+
+
+def plan_fit(state: MeetingState, now_ms: int) -> PlanFit:
+    """Slot minutes against the planned time left, less what the phases still to come need."""
+    elapsed = 0 if state.started_at is None else max(0, now_ms - state.started_at) // 60_000
+    left = max(0, state.info.planned_minutes - elapsed)
+    members = len(state.members())
+    reporters = len({p.owner for p in state.prior})
+    reserved = 0
+    for phase in state.phases[state.phase_index + 1 :]:
+        if phase.status is not PhaseStatus.PENDING or phase.kind in (
+            PhaseKind.TURNS,
+            PhaseKind.CLOSE,
+        ):
+            continue
+        if phase.kind is PhaseKind.REPORT_BACK:
+            reserved += phase.minutes * reporters
+        elif phase.kind in ROUND_KINDS:
+            reserved += phase.minutes * members
+        else:
+            reserved += phase.minutes
+    return PlanFit(
+        slot_minutes=sum(s.minutes for s in state.slots),
+        left_minutes=left,
+        reserved_minutes=reserved,
+    )
+
+
+def presence(state: MeetingState, participant: str) -> Presence:
+    if participant in state.online:
+        return "online"
+    if participant in state.first_seen:
+        return "dropped"
+    return "absent"
+
+
+def when(ms: int | None) -> Markup:
+    """A timestamp as a `<time>` element (UTC: the server does not know the viewer's zone)."""
+    if ms is None:
+        return Markup("")
+    at = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    text = f"{at:%a} {at.day} {at:%b %Y, %H:%M} UTC"
+    return Markup('<time datetime="{}">{}</time>').format(at.isoformat(), text)
+
+
+def _phase_rows(state: MeetingState) -> tuple[PhaseRow, ...]:
+    last = len(state.phases) - 1
+    rows = []
+    for i, phase in enumerate(state.phases):
+        editable = (
+            i > state.phase_index
+            and phase.kind is not PhaseKind.CLOSE
+            and phase.status in (PhaseStatus.PENDING, PhaseStatus.SKIPPED)
+        )
+        rows.append(
+            PhaseRow(
+                phase=phase,
+                index=i,
+                editable=editable,
+                can_move_up=editable and i - 1 > state.phase_index,
+                can_move_down=editable and i + 1 < last,
+            )
+        )
+    return tuple(rows)
+
+
+def _grouped(prior: tuple[PriorCommitment, ...]) -> list[tuple[str, list[PriorCommitment]]]:
+    groups: dict[str, list[PriorCommitment]] = {}
+    for item in prior:
+        groups.setdefault(item.owner, []).append(item)
+    return list(groups.items())
+
+
+def _next_pending(state: MeetingState) -> Phase | None:
+    for phase in state.phases[state.phase_index + 1 :]:
+        if phase.status is PhaseStatus.PENDING:
+            return phase
+    return None
+
+
+def _safe_link(url: str) -> str:
+    return url if url.startswith(("https://", "http://")) else ""
+
+
+class RoomRenderer:
+    """Renders the room page and its live regions for one viewer at a time."""
+
+    def __init__(self, templates_dir: pathlib.Path) -> None:
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(templates_dir),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._env.globals.update(
+            mm_ss=mm_ss,
+            when=when,
+            STAGE_LABELS=STAGE_LABELS,
+            REPORT_LABELS=REPORT_LABELS,
+            ReportStatus=ReportStatus,
+            TIMER_CHOICES=TIMER_CHOICES,
+            ADDABLE_KINDS=ADDABLE_KINDS,
+        )
+        self._env.globals["ui"] = self._env.get_template("_macros.html").module
+
+    # The contract the web layer calls.
+
+    def page(self, state: MeetingState, viewer: str, *, ws_url: str, now_ms: int) -> str:
+        """The whole room page for `viewer` (a participant id on state.roster)."""
+        template = self._env.get_template(ROOM_TEMPLATE)
+        return template.render(self._context(state, viewer, now_ms=now_ms, ws_url=ws_url))
+
+    def regions(self, state: MeetingState, viewer: str, *, now_ms: int, announce: str = "") -> str:
+        """Every live region of the room for `viewer`, each a top-level element with a stable id,
+        to be sent over the WebSocket; htmx's ws extension swaps each by id (out-of-band)."""
+        context = self._context(state, viewer, now_ms=now_ms, announce=announce, fragment=True)
+        return "\n".join(self._block(_block_name(region), context) for region in REGIONS)
+
+    def welcome_page(self) -> str:
+        """The page for someone who arrives without a join link."""
+        return self._env.get_template("welcome.html").render()
+
+    def error(self, message: str) -> str:
+        """The #room-error region holding a message for the sender alone (role=alert)."""
+        return self._block("room_error", {"error": message, "fragment": True})
+
+    def announcement(self, before: MeetingState | None, after: MeetingState) -> str:
+        """A short sentence for screen readers when the phase, speaker, stage or timer state
+        changed ("Phase: Questions. Speaker: Ana Silva."; "Timer paused"; "Time's up"), else ""."""
+        return announcement(before, after)
+
+    # Helpers.
+
+    def _block(self, name: str, context: dict[str, Any]) -> str:
+        template = self._env.get_template(ROOM_TEMPLATE)
+        render = template.blocks[name]
+        return "".join(render(template.new_context(context))).strip()
+
+    def _context(
+        self,
+        state: MeetingState,
+        viewer: str,
+        *,
+        now_ms: int,
+        ws_url: str = "",
+        announce: str = "",
+        fragment: bool = False,
+    ) -> dict[str, Any]:
+        v = view(state, viewer)
+        me = v.person(viewer)
+        names = {p.id: p.name for p in v.roster}
+        presenter = v.presenter
+        phase = v.phase
+        kind = phase.kind if phase else None
+        live = v.status is MeetingStatus.LIVE
+        slot = v.slots[v.presenter_index] if presenter is not None else None
+
+        def name(pid: str | None) -> str:
+            return names.get(pid or "", "Someone")
+
+        up_next: str | None = None
+        if kind in ROUND_KINDS and 0 <= v.turn_index + 1 < len(v.order):
+            up_next = v.order[v.turn_index + 1]
+
+        next_stage_label = ""
+        if kind is PhaseKind.TURNS:
+            if v.stage is None:
+                if v.slots and v.presenter_index < len(v.slots):
+                    first = v.slots[max(v.presenter_index, 0)].member
+                    next_stage_label = f"Start turn: {name(first)}"
+            elif v.stage is Stage.COMMITMENT:
+                following = v.presenter_index + 1
+                next_stage_label = (
+                    f"Next presenter: {name(v.slots[following].member)}"
+                    if following < len(v.slots)
+                    else "Finish the turns"
+                )
+            else:
+                stage = STAGE_ORDER[STAGE_ORDER.index(v.stage) + 1]
+                next_stage_label = f"Next stage: {STAGE_LABELS[stage]}"
+
+        guidance = PHASE_GUIDANCE.get(kind, "") if kind else ""
+        if kind is PhaseKind.TURNS:
+            guidance = (
+                STAGE_GUIDANCE[v.stage].format(name=name(presenter))
+                if v.stage is not None
+                else "Between turns: the next presenter will start soon."
+            )
+
+        return {
+            "v": v,
+            "viewer": viewer,
+            "me": me,
+            "is_controller": v.is_controller(viewer),
+            "is_facilitator": me is not None and me.role is Role.FACILITATOR,
+            "is_member": me is not None and me.role is Role.MEMBER,
+            "name": name,
+            "now_ms": now_ms,
+            "ws_url": ws_url,
+            "announce": announce,
+            "fragment": fragment,
+            "error": "",
+            "live": live,
+            "not_started": v.status is MeetingStatus.NOT_STARTED,
+            "closed": v.status is MeetingStatus.CLOSED,
+            "phase": phase,
+            "kind": kind,
+            "PhaseKind": PhaseKind,
+            "PhaseStatus": PhaseStatus,
+            "Stage": Stage,
+            "STAGE_ORDER": STAGE_ORDER,
+            "is_round": kind in ROUND_KINDS,
+            "presenter": presenter,
+            "slot": slot,
+            "stage_key": f"{v.presenter_index}:{v.stage.value if v.stage else ''}",
+            "timer": timer_view(v.timer, now_ms),
+            "up_next": up_next,
+            "next_phase": _next_pending(v),
+            "next_stage_label": next_stage_label,
+            "guidance": guidance,
+            "turn_questions": [q for q in v.questions if presenter and q.presenter == presenter],
+            "my_bid": next((b for b in v.bids if b.member == viewer), None),
+            "slotted": {s.member for s in v.slots},
+            "plan": plan_fit(v, now_ms),
+            "phase_rows": _phase_rows(v),
+            "prior_groups": _grouped(v.prior),
+            "presence": lambda pid: presence(v, pid),
+            "online_count": len(v.online & {p.id for p in v.roster}),
+            "summary": summary(v) if v.status is MeetingStatus.CLOSED else None,
+            "video_link": _safe_link(v.info.video_link),
+            "timer_default": (
+                phase.minutes * 60 if phase is not None and phase.minutes in TIMER_CHOICES else 300
+            ),
+        }
+
+
+def _block_name(region: str) -> str:
+    return region.replace("-", "_")
+
+
+def _speaker_sentence(state: MeetingState) -> str:
+    person = state.person(state.speaker)
+    if person is not None:
+        return f"Speaker: {person.name}."
+    if state.stage is Stage.QUESTIONS:
+        return "Open for questions."
+    phase = state.phase
+    if phase is not None and phase.kind in ROUND_KINDS and state.order:
+        return "Round complete."
+    return ""
+
+
+def announcement(before: MeetingState | None, after: MeetingState) -> str:
+    """What changed for a listener: phase, presenter and stage, speaker, else the timer."""
+    if after.status is MeetingStatus.CLOSED:
+        closed_before = before is not None and before.status is MeetingStatus.CLOSED
+        return "" if closed_before else "The meeting has closed."
+    if after.status is not MeetingStatus.LIVE:
+        return ""
+    parts: list[str] = []
+    if before is not None and before.status is not MeetingStatus.LIVE:
+        parts.append("The meeting has started.")
+    phase = after.phase
+    phase_changed = before is None or before.phase_index != after.phase_index
+    turn_changed = before is None or (before.presenter_index, before.stage) != (
+        after.presenter_index,
+        after.stage,
+    )
+    speaker_changed = before is None or before.speaker != after.speaker
+    if phase_changed and phase is not None:
+        parts.append(f"Phase: {phase.title}.")
+    if (phase_changed or turn_changed) and after.stage is not None:
+        presenter = after.person(after.presenter)
+        if presenter is not None and (
+            phase_changed or before is None or before.presenter != after.presenter
+        ):
+            parts.append(f"Presenter: {presenter.name}.")
+        parts.append(f"Stage: {STAGE_LABELS[after.stage]}.")
+    if phase_changed or turn_changed or speaker_changed:
+        parts.append(_speaker_sentence(after))
+        return " ".join(p for p in parts if p)
+    if before is not None:
+        parts.append(_timer_sentence(before.timer, after.timer))
+    return " ".join(p for p in parts if p)
+
+
+def _minutes(ms: int) -> str:
+    minutes = round(ms / 60_000)
+    if minutes >= 1:
+        return "1 minute" if minutes == 1 else f"{minutes} minutes"
+    seconds = round(ms / 1000)
+    return f"{seconds} seconds"
+
+
+def _timer_sentence(before: Timer, after: Timer) -> str:
+    if before == after:
+        return ""
+    if after.elapsed and not before.elapsed:
+        return "Time's up"
+    if before.running and not after.running and after.remaining_ms > 0:
+        return "Timer paused"
+    added = after.duration_ms - before.duration_ms
+    if added > 0:
+        # An extension moves the deadline (or the time left) by exactly what it adds.
+        if before.deadline_ms is not None and after.deadline_ms is not None:
+            if after.running and after.deadline_ms - before.deadline_ms == added:
+                return f"{_minutes(added)} added"
+        elif not after.running and after.remaining_ms - before.remaining_ms == added:
+            return f"{_minutes(added)} added"
+    if after.running and not before.running and before.remaining_ms > 0 and added == 0:
+        return "Timer resumed"
+    if after.running and before.deadline_ms != after.deadline_ms:
+        return f"Timer started: {_minutes(after.duration_ms)}"
+    return ""

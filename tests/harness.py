@@ -1,0 +1,300 @@
+"""Real servers and real clients for integration and end-to-end tests.
+
+`seed_set` writes a set, its people and a meeting straight into a database; `Server` runs the app
+under a real uvicorn in its own process on that database; `RoomClient` speaks the JSON protocol
+of docs/protocol.md over a real WebSocket and folds what it receives with the engine's own
+`apply`, so its `state` is what that participant may see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+from sqlmodel import Session
+
+from app.db import access
+from app.db.database import make_engine, migrate
+from app.db.meetings import create_meeting
+from app.db.tables import (
+    CommitmentRecord,
+    LearningSet,
+    Meeting,
+    Membership,
+    Organisation,
+    Person,
+    Programme,
+)
+from app.domain import events as e
+from app.domain.engine import apply
+from app.domain.model import MeetingState
+
+ROOT = Path(__file__).resolve().parents[1]
+ORGS = ("Northfield Health Trust", "Riverside Borough Council", "Brightwater Care")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class SeededSet:
+    set_id: str
+    meeting_id: str
+    facilitator: str
+    members: list[str]
+    names: dict[str, str]
+    tokens: dict[str, str]
+    """person id -> personal join link token"""
+
+
+def seed_set(db_url: str, *, members: int = 8, set_id: str = "set-a", prefix: str = "",
+             questions_to_set: bool = True, anonymous_questions: bool = True,
+             prior_for: tuple[int, ...] = ()) -> SeededSet:
+    """A set with one facilitator and `members` members from three organisations, a meeting
+    ready to start, and a join link for everyone. `prior_for` names members (by number) who
+    made a commitment at an earlier, closed meeting, to report back on in this one."""
+    migrate(db_url)
+    engine = make_engine(db_url)
+    names: dict[str, str] = {}
+    with Session(engine) as session:
+        if session.get(Programme, "prog") is None:
+            session.add(Programme(id="prog", name="Programme"))
+            for i, org in enumerate(ORGS):
+                session.add(Organisation(id=f"org{i}", name=org))
+            session.flush()
+        session.add(LearningSet(id=set_id, programme_id="prog", name=f"Set {set_id}",
+                                questions_to_set=questions_to_set,
+                                anonymous_questions=anonymous_questions))
+        session.flush()
+        people = [(f"{prefix}f", "Fran Facilitator", "facilitator")] + [
+            (f"{prefix}m{i}", f"Member {i}", "member") for i in range(1, members + 1)
+        ]
+        for n, (pid, name, role) in enumerate(people):
+            session.add(Person(id=pid, name=name, organisation_id=f"org{n % 3}"))
+            session.flush()
+            session.add(Membership(set_id=set_id, person_id=pid, role=role))
+            names[pid] = name
+        session.commit()
+    now = now_ms()
+    if prior_for:
+        earlier = create_meeting(engine, set_id=set_id, now=now - 30 * 86_400_000)
+        with Session(engine) as session:
+            meeting = session.get(Meeting, earlier)
+            assert meeting is not None
+            meeting.status = "closed"
+            session.add(meeting)
+            for n in prior_for:
+                session.add(CommitmentRecord(
+                    id=f"{earlier}.c{n}", meeting_id=earlier, owner_id=f"{prefix}m{n}",
+                    what=f"Commitment of member {n}", by_when="next month",
+                    created_at=now, updated_at=now))
+            session.commit()
+    meeting_id = create_meeting(engine, set_id=set_id, now=now)
+    tokens = {
+        pid: access.issue_link(engine, person_id=pid, set_id=set_id, now=now, days=30)
+        for pid in names
+    }
+    engine.dispose()
+    ids = list(names)
+    return SeededSet(set_id=set_id, meeting_id=meeting_id, facilitator=ids[0],
+                     members=ids[1:], names=names, tokens=tokens)
+
+
+class Server:
+    """The app under a real uvicorn in a child process."""
+
+    def __init__(self, db_url: str, *, port: int | None = None,
+                 env: dict[str, str] | None = None, log_path: Path | None = None) -> None:
+        self.db_url = db_url
+        self.port = port or free_port()
+        self.env = env or {}
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_base(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self) -> Server:
+        env = {**os.environ, "SETROOM_DATABASE_URL": self.db_url, **self.env}
+        out: Any = subprocess.DEVNULL
+        if self.log_path is not None:
+            self._log = out = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(self.port), "--ws-per-message-deflate",
+             "false", "--log-level", "warning"],
+            cwd=ROOT, env=env, stdout=out, stderr=out,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"server exited with {self.process.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return self
+            time.sleep(0.1)
+        raise RuntimeError("server did not become healthy")
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def session_cookie(server: Server, token: str) -> str:
+    """Open a join link as a browser would and keep the session cookie it sets."""
+    response = httpx.get(f"{server.base}/j/{token}", follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return response.cookies["setroom_session"]
+
+
+class CommandRefused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+@dataclass
+class RoomClient:
+    """A participant's JSON connection to a meeting room."""
+
+    server: Server
+    meeting_id: str
+    cookie: str
+    state: MeetingState | None = None
+    you: dict[str, Any] = field(default_factory=dict)
+    events: list[e.Stamped] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    snapshots: int = 0
+    _ws: Any = None
+    _reader: asyncio.Task[None] | None = None
+    _replies: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _next_id: int = 0
+
+    @property
+    def seq(self) -> int:
+        return self.state.seq if self.state else 0
+
+    async def connect(self, *, since: int | None = None) -> RoomClient:
+        url = f"{self.server.ws_base}/meetings/{self.meeting_id}/ws?mode=json"
+        if since is not None:
+            url += f"&since={since}"
+        self._ws = await websockets.connect(
+            url, additional_headers={"Cookie": f"setroom_session={self.cookie}"}
+        )
+        self._reader = asyncio.create_task(self._read())
+        await self.wait_for(lambda s: True)
+        return self
+
+    async def reconnect(self) -> RoomClient:
+        """Come back after a drop, naming the last sequence seen, as the protocol asks."""
+        return await self.connect(since=self.seq)
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        self._ws = None
+
+    async def _read(self) -> None:
+        async for raw in self._ws:
+            message = json.loads(raw)
+            op = message["op"]
+            if op == "resume":
+                self.you = message["you"]
+                if self.state is None:
+                    self.state = MeetingState(meeting_id=self.meeting_id)
+            if op == "welcome":
+                self.state = MeetingState.model_validate(message["state"])
+                self.you = message["you"]
+                self.snapshots += 1
+            elif op == "event":
+                stamped = e.Stamped.model_validate(
+                    {k: v for k, v in message.items() if k != "op"}
+                )
+                assert self.state is not None
+                assert stamped.seq == self.state.seq + 1, (stamped.seq, self.state.seq)
+                self.state = apply(self.state, stamped)
+                self.events.append(stamped)
+            elif op in ("ack", "error"):
+                if op == "error":
+                    self.errors.append(message)
+                reply = self._replies.pop(str(message.get("id")), None)
+                if reply is not None and not reply.done():
+                    reply.set_result(message)
+            self._changed.set()
+
+    async def send_raw(self, raw: str | bytes) -> None:
+        await self._ws.send(raw)
+
+    async def command(self, type_: str, *, expect_seq: int | None = None, **fields: Any) -> int:
+        """Send a command; return the sequence it reached, or raise CommandRefused."""
+        self._next_id += 1
+        request_id = f"r{self._next_id}"
+        reply: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._replies[request_id] = reply
+        message: dict[str, Any] = {"op": "command", "id": request_id,
+                                   "command": {"type": type_, **fields}}
+        if expect_seq is not None:
+            message["expect_seq"] = expect_seq
+        await self._ws.send(json.dumps(message))
+        answer = await asyncio.wait_for(reply, 10)
+        if answer["op"] == "error":
+            raise CommandRefused(answer["code"], answer["message"])
+        seq = int(answer["seq"])
+        await self.wait_for(lambda s: s.seq >= seq)
+        return seq
+
+    async def wait_for(self, predicate: Callable[[MeetingState], bool],
+                       timeout: float = 10) -> MeetingState:
+        async def until() -> MeetingState:
+            while self.state is None or not predicate(self.state):
+                self._changed.clear()
+                await self._changed.wait()
+            return self.state
+
+        return await asyncio.wait_for(until(), timeout)
