@@ -13,8 +13,11 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--demo", action="store_true",
-                        help="create the demo set on first start and print its join links")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="create the demo set on first start and print its join links",
+    )
     args = parser.parse_args()
     if args.demo:
         os.environ["SETROOM_DEMO"] = "true"

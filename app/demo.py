@@ -5,7 +5,7 @@ organisations, with a meeting ready to start. Its join links are issued afresh a
 from __future__ import annotations
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.db import access
 from app.db.meetings import create_meeting, current_meeting
@@ -38,8 +38,14 @@ def ensure_demo(engine: Engine, *, now: int) -> None:
         for key, name in _ORGS.items():
             session.add(Organisation(id=f"demo-{key}", name=name))
         session.flush()  # no ORM relationships, so parents are written first by hand
-        session.add(LearningSet(id=DEMO_SET_ID, programme_id="demo-programme", name="Set A",
-                                video_link="https://meet.jit.si/setroom-demo"))
+        session.add(
+            LearningSet(
+                id=DEMO_SET_ID,
+                programme_id="demo-programme",
+                name="Set A",
+                video_link="https://meet.jit.si/setroom-demo",
+            )
+        )
         session.flush()
         people = [(_FACILITATOR, "facilitator")] + [(m, "member") for m in _MEMBERS]
         for i, ((name, org), role) in enumerate(people):
@@ -51,21 +57,24 @@ def ensure_demo(engine: Engine, *, now: int) -> None:
     create_meeting(engine, set_id=DEMO_SET_ID, now=now, scheduled_at=now)
 
 
-def demo_links(engine: Engine, *, public_url: str, now: int, days: int) -> list[tuple[str, str, str]]:
+def demo_links(
+    engine: Engine, *, public_url: str, now: int, days: int
+) -> list[tuple[str, str, str]]:
     """(name, role, link) for everyone in the demo set, freshly issued."""
     if current_meeting(engine, DEMO_SET_ID) is None:
         create_meeting(engine, set_id=DEMO_SET_ID, now=now, scheduled_at=now)
     with Session(engine) as session:
         rows = session.exec(
             select(Membership, Person)
-            .join(Person, Person.id == Membership.person_id)  # type: ignore[arg-type]
+            .join(Person, col(Person.id) == col(Membership.person_id))
             .where(Membership.set_id == DEMO_SET_ID)
-            .order_by(Membership.role, Person.id)  # type: ignore[arg-type]
+            .order_by(col(Membership.role), col(Person.id))
         ).all()
         people = [(p.id, p.name, m.role) for m, p in rows]
     links = []
     for person_id, name, role in people:
-        token = access.issue_link(engine, person_id=person_id, set_id=DEMO_SET_ID, now=now,
-                                  days=days)
+        token = access.issue_link(
+            engine, person_id=person_id, set_id=DEMO_SET_ID, now=now, days=days
+        )
         links.append((name, role, f"{public_url}/j/{token}"))
     return links

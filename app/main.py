@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,7 +15,11 @@ from sqlalchemy import Engine
 
 from app import demo
 from app.db.database import make_engine, migrate
-from app.rooms.broker import make_broker
+from app.db.meetings import open_meetings
+from app.domain.commands import Leave
+from app.domain.errors import DomainError
+from app.domain.model import Actor
+from app.rooms.broker import MemoryBroker, make_broker
 from app.rooms.hub import Hub
 from app.rooms.service import RoomService
 from app.settings import Settings
@@ -39,14 +44,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url)
         broker = make_broker(settings.broker_url)
         renderer = RoomRenderer(HERE / "templates")
-        hub = Hub(engine=engine, broker=broker, renderer=renderer, clock=now_ms,
-                  replay_buffer=settings.replay_buffer)
+        hub = Hub(
+            engine=engine,
+            broker=broker,
+            renderer=renderer,
+            clock=now_ms,
+            replay_buffer=settings.replay_buffer,
+        )
         await broker.start(hub.notified)
         rooms = RoomService(engine=engine, hub=hub, broker=broker, clock=now_ms)
-        app.state.services = Services(settings=settings, engine=engine, broker=broker, hub=hub,
-                                      rooms=rooms, renderer=renderer)
+        app.state.services = Services(
+            settings=settings, engine=engine, broker=broker, hub=hub, rooms=rooms, renderer=renderer
+        )
         if settings.demo:
             _start_demo(engine, settings)
+        if isinstance(broker, MemoryBroker):
+            await _forget_stale_connections(engine, rooms, hub)
         try:
             yield
         finally:
@@ -71,6 +84,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+async def _forget_stale_connections(engine: Engine, rooms: RoomService, hub: Hub) -> None:
+    """With one worker, nobody can be connected before it starts: connections left in the log by
+    a crash are closed, so presence and attendance stay true. (Several workers share the log and
+    cannot tell whose connections are stale this way; the Redis broker will answer that.)"""
+    for meeting_id in await asyncio.to_thread(open_meetings, engine):
+        room = await hub.room(meeting_id)
+        for connection in list(room.state.connections):
+            with contextlib.suppress(DomainError):
+                await rooms.handle(meeting_id, Actor.system(), Leave(connection=connection))
+        await hub.release(room)
+
+
 def _check_vendor() -> None:
     missing = [str(p.relative_to(NODE_MODULES)) for p in VENDOR.values() if not p.is_file()]
     if missing:
@@ -80,8 +105,9 @@ def _check_vendor() -> None:
 def _start_demo(engine: Engine, settings: Settings) -> None:
     now = now_ms()
     demo.ensure_demo(engine, now=now)
-    links = demo.demo_links(engine, public_url=settings.public_url, now=now,
-                            days=settings.join_link_days)
+    links = demo.demo_links(
+        engine, public_url=settings.public_url, now=now, days=settings.join_link_days
+    )
     lines = ["", "Setroom demo set: open each link in its own browser (or private window).", ""]
     for name, role, link in links:
         lines.append(f"  {role:<11} {name:<18} {link}")

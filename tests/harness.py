@@ -67,9 +67,16 @@ class SeededSet:
     """person id -> personal join link token"""
 
 
-def seed_set(db_url: str, *, members: int = 8, set_id: str = "set-a", prefix: str = "",
-             questions_to_set: bool = True, anonymous_questions: bool = True,
-             prior_for: tuple[int, ...] = ()) -> SeededSet:
+def seed_set(
+    db_url: str,
+    *,
+    members: int = 8,
+    set_id: str = "set-a",
+    prefix: str = "",
+    questions_to_set: bool = True,
+    anonymous_questions: bool = True,
+    prior_for: tuple[int, ...] = (),
+) -> SeededSet:
     """A set with one facilitator and `members` members from three organisations, a meeting
     ready to start, and a join link for everyone. `prior_for` names members (by number) who
     made a commitment at an earlier, closed meeting, to report back on in this one."""
@@ -82,9 +89,15 @@ def seed_set(db_url: str, *, members: int = 8, set_id: str = "set-a", prefix: st
             for i, org in enumerate(ORGS):
                 session.add(Organisation(id=f"org{i}", name=org))
             session.flush()
-        session.add(LearningSet(id=set_id, programme_id="prog", name=f"Set {set_id}",
-                                questions_to_set=questions_to_set,
-                                anonymous_questions=anonymous_questions))
+        session.add(
+            LearningSet(
+                id=set_id,
+                programme_id="prog",
+                name=f"Set {set_id}",
+                questions_to_set=questions_to_set,
+                anonymous_questions=anonymous_questions,
+            )
+        )
         session.flush()
         people = [(f"{prefix}f", "Fran Facilitator", "facilitator")] + [
             (f"{prefix}m{i}", f"Member {i}", "member") for i in range(1, members + 1)
@@ -104,10 +117,17 @@ def seed_set(db_url: str, *, members: int = 8, set_id: str = "set-a", prefix: st
             meeting.status = "closed"
             session.add(meeting)
             for n in prior_for:
-                session.add(CommitmentRecord(
-                    id=f"{earlier}.c{n}", meeting_id=earlier, owner_id=f"{prefix}m{n}",
-                    what=f"Commitment of member {n}", by_when="next month",
-                    created_at=now, updated_at=now))
+                session.add(
+                    CommitmentRecord(
+                        id=f"{earlier}.c{n}",
+                        meeting_id=earlier,
+                        owner_id=f"{prefix}m{n}",
+                        what=f"Commitment of member {n}",
+                        by_when="next month",
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
             session.commit()
     meeting_id = create_meeting(engine, set_id=set_id, now=now)
     tokens = {
@@ -116,15 +136,27 @@ def seed_set(db_url: str, *, members: int = 8, set_id: str = "set-a", prefix: st
     }
     engine.dispose()
     ids = list(names)
-    return SeededSet(set_id=set_id, meeting_id=meeting_id, facilitator=ids[0],
-                     members=ids[1:], names=names, tokens=tokens)
+    return SeededSet(
+        set_id=set_id,
+        meeting_id=meeting_id,
+        facilitator=ids[0],
+        members=ids[1:],
+        names=names,
+        tokens=tokens,
+    )
 
 
 class Server:
     """The app under a real uvicorn in a child process."""
 
-    def __init__(self, db_url: str, *, port: int | None = None,
-                 env: dict[str, str] | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        *,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+    ) -> None:
         self.db_url = db_url
         self.port = port or free_port()
         self.env = env or {}
@@ -146,10 +178,25 @@ class Server:
         if self.log_path is not None:
             self._log = out = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(self.port), "--ws-per-message-deflate",
-             "false", "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=out, stderr=out,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "app.main:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--ws-per-message-deflate",
+                "false",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=out,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -253,9 +300,7 @@ class RoomClient:
                 self.you = message["you"]
                 self.snapshots += 1
             elif op == "event":
-                stamped = e.Stamped.model_validate(
-                    {k: v for k, v in message.items() if k != "op"}
-                )
+                stamped = e.Stamped.model_validate({k: v for k, v in message.items() if k != "op"})
                 assert self.state is not None
                 assert stamped.seq == self.state.seq + 1, (stamped.seq, self.state.seq)
                 self.state = apply(self.state, stamped)
@@ -277,8 +322,11 @@ class RoomClient:
         request_id = f"r{self._next_id}"
         reply: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._replies[request_id] = reply
-        message: dict[str, Any] = {"op": "command", "id": request_id,
-                                   "command": {"type": type_, **fields}}
+        message: dict[str, Any] = {
+            "op": "command",
+            "id": request_id,
+            "command": {"type": type_, **fields},
+        }
         if expect_seq is not None:
             message["expect_seq"] = expect_seq
         await self._ws.send(json.dumps(message))
@@ -289,8 +337,9 @@ class RoomClient:
         await self.wait_for(lambda s: s.seq >= seq)
         return seq
 
-    async def wait_for(self, predicate: Callable[[MeetingState], bool],
-                       timeout: float = 10) -> MeetingState:
+    async def wait_for(
+        self, predicate: Callable[[MeetingState], bool], timeout: float = 10
+    ) -> MeetingState:
         async def until() -> MeetingState:
             while self.state is None or not predicate(self.state):
                 self._changed.clear()

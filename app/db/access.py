@@ -36,15 +36,22 @@ def issue_link(engine: Engine, *, person_id: str, set_id: str, now: int, days: i
             old.revoked_at = now
             session.add(old)
         session.add(
-            JoinLink(id=new_id(), token_hash=digest(token), person_id=person_id, set_id=set_id,
-                     created_at=now, expires_at=now + days * DAY_MS)
+            JoinLink(
+                id=new_id(),
+                token_hash=digest(token),
+                person_id=person_id,
+                set_id=set_id,
+                created_at=now,
+                expires_at=now + days * DAY_MS,
+            )
         )
         session.commit()
     return token
 
 
-def redeem_link(engine: Engine, token: str, *, now: int, session_days: int
-                ) -> tuple[str, JoinLink] | None:
+def redeem_link(
+    engine: Engine, token: str, *, now: int, session_days: int
+) -> tuple[str, JoinLink] | None:
     """Exchange a valid link for a new session secret; None for a bad, expired or revoked link."""
     if not token or len(token) > 128:
         return None
@@ -57,8 +64,13 @@ def redeem_link(engine: Engine, token: str, *, now: int, session_days: int
             return None
         secret = secrets.token_urlsafe(32)
         session.add(
-            WebSession(id_hash=digest(secret), person_id=link.person_id, set_id=link.set_id,
-                       created_at=now, expires_at=now + session_days * DAY_MS)
+            WebSession(
+                id_hash=digest(secret),
+                person_id=link.person_id,
+                set_id=link.set_id,
+                created_at=now,
+                expires_at=now + session_days * DAY_MS,
+            )
         )
         session.commit()
         session.refresh(link)

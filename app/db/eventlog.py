@@ -125,8 +125,12 @@ def _project(session: Session, meeting_id: str, stamped: e.Stamped, late_after_m
             record = session.get(CommitmentRecord, key)
             if record is None:
                 record = CommitmentRecord(
-                    id=key, meeting_id=meeting_id, owner_id=c.owner, what=c.what,
-                    created_at=stamped.at, updated_at=stamped.at,
+                    id=key,
+                    meeting_id=meeting_id,
+                    owner_id=c.owner,
+                    what=c.what,
+                    created_at=stamped.at,
+                    updated_at=stamped.at,
                 )
             record.what, record.by_when = c.what, c.by_when
             record.how_know, record.support = c.how_know, c.support
@@ -146,8 +150,12 @@ def _project(session: Session, meeting_id: str, stamped: e.Stamped, late_after_m
                 started = _started_at(session, meeting_id)
                 late = started is not None and ev.at > started + late_after_ms
                 session.add(
-                    Attendance(meeting_id=meeting_id, person_id=ev.participant,
-                               first_joined_at=ev.at, late=late)
+                    Attendance(
+                        meeting_id=meeting_id,
+                        person_id=ev.participant,
+                        first_joined_at=ev.at,
+                        late=late,
+                    )
                 )
         case e.MemberLeft():
             row = session.get(Attendance, (meeting_id, ev.participant))

@@ -35,8 +35,9 @@ def roster(session: Session, set_id: str) -> tuple[Participant, ...]:
         .order_by(col(Membership.role), col(Person.name))
     ).all()
     return tuple(
-        Participant(id=person.id, name=person.name, org=org.name if org else "",
-                    role=Role(membership.role))
+        Participant(
+            id=person.id, name=person.name, org=org.name if org else "", role=Role(membership.role)
+        )
         for membership, person, org in rows
     )
 
@@ -71,15 +72,26 @@ def create_meeting(
             select(func.count()).select_from(Meeting).where(Meeting.set_id == set_id)
         ).one()
         number = count + 1
-        meeting = Meeting(id=new_id(), set_id=set_id, number=number,
-                          title=f"{learning_set.name}: meeting {number}",
-                          scheduled_at=scheduled_at, created_at=now)
+        meeting = Meeting(
+            id=new_id(),
+            set_id=set_id,
+            number=number,
+            title=f"{learning_set.name}: meeting {number}",
+            scheduled_at=scheduled_at,
+            created_at=now,
+        )
         opened = e.MeetingOpened(
-            info=MeetingInfo(title=meeting.title, set_name=learning_set.name,
-                             scheduled_at=scheduled_at, video_link=learning_set.video_link),
-            settings=Settings(anonymous_questions=learning_set.anonymous_questions,
-                              questions_to_set=learning_set.questions_to_set,
-                              late_after_minutes=learning_set.late_after_minutes),
+            info=MeetingInfo(
+                title=meeting.title,
+                set_name=learning_set.name,
+                scheduled_at=scheduled_at,
+                video_link=learning_set.video_link,
+            ),
+            settings=Settings(
+                anonymous_questions=learning_set.anonymous_questions,
+                questions_to_set=learning_set.questions_to_set,
+                late_after_minutes=learning_set.late_after_minutes,
+            ),
             roster=roster(session, set_id),
             phases=phases_from(template),
             prior=open_commitments(session, set_id),
@@ -105,3 +117,9 @@ def current_meeting(engine: Engine, set_id: str) -> Meeting | None:
         return session.exec(
             select(Meeting).where(Meeting.set_id == set_id).order_by(col(Meeting.number).desc())
         ).first()
+
+
+def open_meetings(engine: Engine) -> list[str]:
+    """Meetings not yet closed."""
+    with Session(engine) as session:
+        return list(session.exec(select(Meeting.id).where(Meeting.status != "closed")).all())

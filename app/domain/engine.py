@@ -45,8 +45,17 @@ MAX_COMMITMENTS_EACH = 10
 
 # Commands a controller may give before the meeting starts; everything else waits for the start.
 _BEFORE_START = frozenset(
-    {"start_meeting", "skip_phase", "restore_phase", "move_phase", "add_phase", "hand_over",
-     "take_back", "join", "leave"}
+    {
+        "start_meeting",
+        "skip_phase",
+        "restore_phase",
+        "move_phase",
+        "add_phase",
+        "hand_over",
+        "take_back",
+        "join",
+        "leave",
+    }
 )
 # Presence is still recorded after the close; nothing else changes.
 _AFTER_CLOSE = frozenset({"join", "leave"})
@@ -315,12 +324,17 @@ def _set_order(state: MeetingState, cmd: c.SetOrder, actor: Actor, now: int) -> 
     # starts again with the new first speaker.
     if state.speaker in order and 0 < state.turn_index < len(state.order):
         return [
-            e.OrderSet(order=order, turn_index=order.index(state.speaker), speaker=state.speaker,
-                       timer=state.timer)
+            e.OrderSet(
+                order=order,
+                turn_index=order.index(state.speaker),
+                speaker=state.speaker,
+                timer=state.timer,
+            )
         ]
     return [
-        e.OrderSet(order=order, turn_index=0, speaker=order[0],
-                   timer=_countdown(phase.minutes, now))
+        e.OrderSet(
+            order=order, turn_index=0, speaker=order[0], timer=_countdown(phase.minutes, now)
+        )
     ]
 
 
@@ -334,8 +348,9 @@ def _next_speaker(state: MeetingState, cmd: c.NextSpeaker, actor: Actor, now: in
         raise NotNow("Everyone has had their turn in this round.")
     if nxt < len(state.order):
         speaker = state.order[nxt]
-        return [e.SpeakerChanged(speaker=speaker, turn_index=nxt,
-                                 timer=_countdown(phase.minutes, now))]
+        return [
+            e.SpeakerChanged(speaker=speaker, turn_index=nxt, timer=_countdown(phase.minutes, now))
+        ]
     return [e.SpeakerChanged(speaker=None, turn_index=len(state.order), timer=Timer())]
 
 
@@ -345,11 +360,16 @@ def _set_speaker(state: MeetingState, cmd: c.SetSpeaker, actor: Actor, now: int)
         raise NotFound("No such person in this meeting.")
     phase = state.phase
     if phase is not None and phase.kind in ROUND_KINDS and cmd.participant in state.order:
-        return [e.SpeakerChanged(speaker=cmd.participant,
-                                 turn_index=state.order.index(cmd.participant),
-                                 timer=_countdown(phase.minutes, now))]
-    return [e.SpeakerChanged(speaker=cmd.participant, turn_index=state.turn_index,
-                             timer=state.timer)]
+        return [
+            e.SpeakerChanged(
+                speaker=cmd.participant,
+                turn_index=state.order.index(cmd.participant),
+                timer=_countdown(phase.minutes, now),
+            )
+        ]
+    return [
+        e.SpeakerChanged(speaker=cmd.participant, turn_index=state.turn_index, timer=state.timer)
+    ]
 
 
 # Presenter turns
@@ -362,10 +382,16 @@ def _stage_key(state: MeetingState) -> str:
 def _turn_start(state: MeetingState, index: int, now: int) -> e.StageChanged:
     if index < len(state.slots):
         slot = state.slots[index]
-        return e.StageChanged(presenter_index=index, stage=Stage.PRESENT, speaker=slot.member,
-                              timer=_countdown(slot.minutes, now), hands=())
-    return e.StageChanged(presenter_index=len(state.slots), stage=None, speaker=None,
-                          timer=Timer(), hands=())
+        return e.StageChanged(
+            presenter_index=index,
+            stage=Stage.PRESENT,
+            speaker=slot.member,
+            timer=_countdown(slot.minutes, now),
+            hands=(),
+        )
+    return e.StageChanged(
+        presenter_index=len(state.slots), stage=None, speaker=None, timer=Timer(), hands=()
+    )
 
 
 def _next_stage(state: MeetingState, cmd: c.NextStage, actor: Actor, now: int) -> Events:
@@ -385,8 +411,15 @@ def _next_stage(state: MeetingState, cmd: c.NextStage, actor: Actor, now: int) -
     presenter = state.presenter
     speaker = None if stage is Stage.QUESTIONS else presenter
     hands = state.hands if stage is Stage.QUESTIONS else ()
-    return [e.StageChanged(presenter_index=state.presenter_index, stage=stage, speaker=speaker,
-                           timer=state.timer, hands=hands)]
+    return [
+        e.StageChanged(
+            presenter_index=state.presenter_index,
+            stage=stage,
+            speaker=speaker,
+            timer=state.timer,
+            hands=hands,
+        )
+    ]
 
 
 def _check_slots(state: MeetingState, slots: tuple[Slot, ...]) -> None:
@@ -556,8 +589,14 @@ def _ask_question(state: MeetingState, cmd: c.AskQuestion, actor: Actor, now: in
         raise Invalid("This set does not allow anonymous questions.")
     if len(state.questions) >= MAX_QUESTIONS:
         raise Invalid("This meeting holds no more questions.")
-    question = Question(id=f"q{state.seq + 1}", presenter=presenter, author=actor.participant,
-                        anonymous=cmd.anonymous, text=cmd.text, at=now)
+    question = Question(
+        id=f"q{state.seq + 1}",
+        presenter=presenter,
+        author=actor.participant,
+        anonymous=cmd.anonymous,
+        text=cmd.text,
+        at=now,
+    )
     return [e.QuestionAsked(question=question)]
 
 
@@ -599,8 +638,15 @@ def _save_commitment(state: MeetingState, cmd: c.SaveCommitment, actor: Actor, n
         owner, commitment_id = existing.owner, existing.id
         if actor.participant != owner:
             _require_controller(state, actor)
-    commitment = Commitment(id=commitment_id, owner=owner, what=cmd.what, by_when=cmd.by_when,
-                            how_know=cmd.how_know, support=cmd.support, at=now)
+    commitment = Commitment(
+        id=commitment_id,
+        owner=owner,
+        what=cmd.what,
+        by_when=cmd.by_when,
+        how_know=cmd.how_know,
+        support=cmd.support,
+        at=now,
+    )
     return [e.CommitmentSaved(commitment=commitment)]
 
 
@@ -610,8 +656,11 @@ def _report_back(state: MeetingState, cmd: c.ReportBack, actor: Actor, now: int)
         raise NotFound("No such commitment to report on.")
     if actor.participant != prior.owner:
         _require_controller(state, actor)
-    return [e.CommitmentReported(commitment_id=prior.id, status=cmd.status, learned=cmd.learned,
-                                 next_step=cmd.next_step)]
+    return [
+        e.CommitmentReported(
+            commitment_id=prior.id, status=cmd.status, learned=cmd.learned, next_step=cmd.next_step
+        )
+    ]
 
 
 # Controls and the close
@@ -711,31 +760,58 @@ def _presented(s: MeetingState, presenter_index: int, stage: Stage | None) -> in
 def _apply_event(s: MeetingState, ev: e.AnyEvent) -> MeetingState:
     match ev:
         case e.MeetingOpened():
-            return s.model_copy(update={"info": ev.info, "settings": ev.settings,
-                                        "roster": ev.roster, "phases": ev.phases,
-                                        "prior": ev.prior})
+            return s.model_copy(
+                update={
+                    "info": ev.info,
+                    "settings": ev.settings,
+                    "roster": ev.roster,
+                    "phases": ev.phases,
+                    "prior": ev.prior,
+                }
+            )
         case e.MeetingStarted():
             return s.model_copy(update={"status": MeetingStatus.LIVE, "started_at": ev.at})
         case e.PhaseEntered():
-            return s.model_copy(update={
-                "phase_index": ev.phase_index, "phases": ev.phases, "order": ev.order,
-                "turn_index": ev.turn_index, "speaker": ev.speaker,
-                "presenter_index": ev.presenter_index, "stage": ev.stage, "timer": ev.timer,
-                "hands": (), "presented": _presented(s, ev.presenter_index, ev.stage),
-            })
+            return s.model_copy(
+                update={
+                    "phase_index": ev.phase_index,
+                    "phases": ev.phases,
+                    "order": ev.order,
+                    "turn_index": ev.turn_index,
+                    "speaker": ev.speaker,
+                    "presenter_index": ev.presenter_index,
+                    "stage": ev.stage,
+                    "timer": ev.timer,
+                    "hands": (),
+                    "presented": _presented(s, ev.presenter_index, ev.stage),
+                }
+            )
         case e.PhasesChanged():
             return s.model_copy(update={"phases": ev.phases, "phase_index": ev.phase_index})
         case e.OrderSet():
-            return s.model_copy(update={"order": ev.order, "turn_index": ev.turn_index,
-                                        "speaker": ev.speaker, "timer": ev.timer})
+            return s.model_copy(
+                update={
+                    "order": ev.order,
+                    "turn_index": ev.turn_index,
+                    "speaker": ev.speaker,
+                    "timer": ev.timer,
+                }
+            )
         case e.SpeakerChanged():
-            return s.model_copy(update={"speaker": ev.speaker, "turn_index": ev.turn_index,
-                                        "timer": ev.timer})
+            return s.model_copy(
+                update={"speaker": ev.speaker, "turn_index": ev.turn_index, "timer": ev.timer}
+            )
         case e.StageChanged():
-            return s.model_copy(update={"presenter_index": ev.presenter_index, "stage": ev.stage,
-                                        "speaker": ev.speaker, "timer": ev.timer,
-                                        "hands": ev.hands,
-                                        "presented": _presented(s, ev.presenter_index, ev.stage)})
+            return s.model_copy(
+                update={
+                    "presenter_index": ev.presenter_index,
+                    "stage": ev.stage,
+                    "speaker": ev.speaker,
+                    "timer": ev.timer,
+                    "hands": ev.hands,
+                    "presented": _presented(s, ev.presenter_index, ev.stage),
+                }
+            )
         case e.SlotsSet():
             return s.model_copy(update={"slots": ev.slots})
         case e.BidPlaced():
@@ -750,42 +826,88 @@ def _apply_event(s: MeetingState, ev: e.AnyEvent) -> MeetingState:
         case e.HandLowered():
             return s.model_copy(update={"hands": tuple(h for h in s.hands if h != ev.member)})
         case e.HandCalled():
-            return s.model_copy(update={"hands": tuple(h for h in s.hands if h != ev.member),
-                                        "speaker": ev.member})
+            return s.model_copy(
+                update={"hands": tuple(h for h in s.hands if h != ev.member), "speaker": ev.member}
+            )
         case e.QuestionAsked():
             return s.model_copy(update={"questions": (*s.questions, ev.question)})
         case e.QuestionFlagged():
-            return s.model_copy(update={"questions": tuple(
-                q.model_copy(update={"advice": ev.advice}) if q.id == ev.question_id else q
-                for q in s.questions)})
+            return s.model_copy(
+                update={
+                    "questions": tuple(
+                        q.model_copy(update={"advice": ev.advice}) if q.id == ev.question_id else q
+                        for q in s.questions
+                    )
+                }
+            )
         case e.QuestionStarred():
-            return s.model_copy(update={"questions": tuple(
-                q.model_copy(update={"starred": ev.starred}) if q.id == ev.question_id else q
-                for q in s.questions)})
+            return s.model_copy(
+                update={
+                    "questions": tuple(
+                        q.model_copy(update={"starred": ev.starred})
+                        if q.id == ev.question_id
+                        else q
+                        for q in s.questions
+                    )
+                }
+            )
         case e.CommitmentSaved():
-            return s.model_copy(update={"commitments": _replace_by_id(s.commitments,
-                                                                      ev.commitment)})
+            return s.model_copy(
+                update={"commitments": _replace_by_id(s.commitments, ev.commitment)}
+            )
         case e.CommitmentReported():
-            return s.model_copy(update={"prior": tuple(
-                p.model_copy(update={"status": ev.status, "learned": ev.learned,
-                                     "next_step": ev.next_step})
-                if p.id == ev.commitment_id else p
-                for p in s.prior)})
+            return s.model_copy(
+                update={
+                    "prior": tuple(
+                        p.model_copy(
+                            update={
+                                "status": ev.status,
+                                "learned": ev.learned,
+                                "next_step": ev.next_step,
+                            }
+                        )
+                        if p.id == ev.commitment_id
+                        else p
+                        for p in s.prior
+                    )
+                }
+            )
         case e.ControlsHanded():
             return s.model_copy(update={"delegate": ev.member})
         case e.MeetingClosed():
-            phases = tuple(p.model_copy(update={"status": PhaseStatus.DONE})
-                           if p.status is PhaseStatus.CURRENT else p for p in s.phases)
-            return s.model_copy(update={"status": MeetingStatus.CLOSED, "closed_at": ev.at,
-                                        "speaker": None, "hands": (), "timer": ev.timer,
-                                        "stage": None, "phases": phases})
+            phases = tuple(
+                p.model_copy(update={"status": PhaseStatus.DONE})
+                if p.status is PhaseStatus.CURRENT
+                else p
+                for p in s.phases
+            )
+            return s.model_copy(
+                update={
+                    "status": MeetingStatus.CLOSED,
+                    "closed_at": ev.at,
+                    "speaker": None,
+                    "hands": (),
+                    "timer": ev.timer,
+                    "stage": None,
+                    "phases": phases,
+                }
+            )
         case e.MemberJoined():
-            first_seen = s.first_seen if ev.participant in s.first_seen else {
-                **s.first_seen, ev.participant: ev.at}
-            return s.model_copy(update={"connections": {**s.connections,
-                                                        ev.connection: ev.participant},
-                                        "first_seen": first_seen})
+            first_seen = (
+                s.first_seen
+                if ev.participant in s.first_seen
+                else {**s.first_seen, ev.participant: ev.at}
+            )
+            return s.model_copy(
+                update={
+                    "connections": {**s.connections, ev.connection: ev.participant},
+                    "first_seen": first_seen,
+                }
+            )
         case e.MemberLeft():
-            return s.model_copy(update={"connections": {
-                k: v for k, v in s.connections.items() if k != ev.connection}})
+            return s.model_copy(
+                update={
+                    "connections": {k: v for k, v in s.connections.items() if k != ev.connection}
+                }
+            )
     raise DomainError("invalid", f"Unknown event {ev!r}")  # pragma: no cover - exhaustive match

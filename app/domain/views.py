@@ -22,15 +22,20 @@ from app.domain.model import (
 )
 
 
-def can_read(question: Question, viewer: str | None, settings: Settings, roster_role: Role | None,
-             ) -> bool:
+def can_read(
+    question: Question,
+    viewer: str | None,
+    settings: Settings,
+    roster_role: Role | None,
+) -> bool:
     if settings.questions_to_set:
         return True
     return roster_role is Role.FACILITATOR or viewer in (question.presenter, question.author)
 
 
-def redact_question(question: Question, viewer: str | None, settings: Settings,
-                    roster_role: Role | None) -> Question:
+def redact_question(
+    question: Question, viewer: str | None, settings: Settings, roster_role: Role | None
+) -> Question:
     author = question.author
     if question.anonymous and viewer != question.author:
         author = None

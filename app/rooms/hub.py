@@ -13,6 +13,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy import Engine
 
@@ -30,14 +31,14 @@ Clock = Callable[[], int]
 OnDeadline = Callable[[str, int], Awaitable[None]]
 
 
-class RegionRenderer:
+class RegionRenderer(Protocol):
     """What the hub needs to send HTML: implemented by app.web.render.RoomRenderer."""
 
-    def regions(self, state: MeetingState, viewer: str, *, now_ms: int, announce: str = "") -> str:
-        raise NotImplementedError
+    def regions(
+        self, state: MeetingState, viewer: str, *, now_ms: int, announce: str = ""
+    ) -> str: ...
 
-    def announcement(self, before: MeetingState | None, after: MeetingState) -> str:
-        raise NotImplementedError
+    def announcement(self, before: MeetingState | None, after: MeetingState) -> str: ...
 
 
 @dataclass(eq=False)
@@ -122,8 +123,17 @@ class Hub:
             return
         first_kept = room.recent[0].seq if room.recent else state.seq + 1
         if since is not None and 0 <= since <= state.seq and since + 1 >= first_kept:
-            conn.send(json.dumps({"op": "resume", "from": since, "seq": state.seq,
-                                  "server_now": now, "you": self._you(state, conn)}))
+            conn.send(
+                json.dumps(
+                    {
+                        "op": "resume",
+                        "from": since,
+                        "seq": state.seq,
+                        "server_now": now,
+                        "you": self._you(state, conn),
+                    }
+                )
+            )
             # Redaction reads only the roster and settings, which the current state holds.
             for stamped in room.recent:
                 if stamped.seq > since:
@@ -134,8 +144,11 @@ class Hub:
     @staticmethod
     def _you(state: MeetingState, conn: Connection) -> dict[str, str]:
         person = state.person(conn.participant)
-        return {"id": conn.participant, "role": conn.role.value,
-                "name": person.name if person else ""}
+        return {
+            "id": conn.participant,
+            "role": conn.role.value,
+            "name": person.name if person else "",
+        }
 
     def welcome(self, state: MeetingState, conn: Connection, now: int) -> str:
         return json.dumps(
@@ -184,8 +197,9 @@ class Hub:
             now = self._clock()
             announce = self._renderer.announcement(before, state)
             for conn in html:
-                conn.send(self._renderer.regions(state, conn.participant, now_ms=now,
-                                                 announce=announce))
+                conn.send(
+                    self._renderer.regions(state, conn.participant, now_ms=now, announce=announce)
+                )
         self._watch_timer(room)
         return True
 

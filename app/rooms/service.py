@@ -48,15 +48,24 @@ class RoomService:
                 now = self._clock()
                 events = decide(state, command, actor, now, expect_seq=expect_seq)
                 batch = [
-                    e.Stamped(seq=state.seq + i, at=now, actor=actor.participant,
-                              actor_role=actor.role, event=ev)
+                    e.Stamped(
+                        seq=state.seq + i,
+                        at=now,
+                        actor=actor.participant,
+                        actor_role=actor.role,
+                        event=ev,
+                    )
                     for i, ev in enumerate(events, start=1)
                 ]
                 if not batch:
                     return state.seq
                 try:
                     await asyncio.to_thread(
-                        eventlog.append, self._engine, meeting_id, state.seq, batch,
+                        eventlog.append,
+                        self._engine,
+                        meeting_id,
+                        state.seq,
+                        batch,
                         late_after_ms=state.settings.late_after_minutes * 60_000,
                     )
                 except eventlog.SequenceConflict:

@@ -31,26 +31,35 @@ def home(request: Request, services: ServicesDep) -> Response:
 def join(token: str, services: ServicesDep) -> Response:
     """Exchange a personal link for a session cookie, then leave the token out of the address
     bar, the history and any Referer by redirecting to a clean URL."""
-    redeemed = access.redeem_link(services.engine, token, now=now_ms(),
-                                  session_days=services.settings.session_days)
+    redeemed = access.redeem_link(
+        services.engine, token, now=now_ms(), session_days=services.settings.session_days
+    )
     if redeemed is None:
-        raise HTTPException(status_code=404,
-                            detail="This link is not valid: it may have expired or been replaced. "
-                                   "Ask your facilitator for a new one.")
+        raise HTTPException(
+            status_code=404,
+            detail="This link is not valid: it may have expired or been replaced. "
+            "Ask your facilitator for a new one.",
+        )
     secret, link = redeemed
     meeting = current_meeting(services.engine, link.set_id)
     target = f"/meetings/{meeting.id}" if meeting is not None else "/"
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(COOKIE, secret, httponly=True, samesite="lax",
-                        secure=services.settings.cookie_secure,
-                        max_age=services.settings.session_days * 86_400)
+    response.set_cookie(
+        COOKIE,
+        secret,
+        httponly=True,
+        samesite="lax",
+        secure=services.settings.cookie_secure,
+        max_age=services.settings.session_days * 86_400,
+    )
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 
 @router.get("/meetings/{meeting_id}", response_class=HTMLResponse)
-async def room_page(meeting_id: str, web_session: CurrentSession,
-                    services: ServicesDep) -> Response:
+async def room_page(
+    meeting_id: str, web_session: CurrentSession, services: ServicesDep
+) -> Response:
     try:
         room = await services.hub.room(meeting_id)
     except LookupError:
@@ -58,8 +67,9 @@ async def room_page(meeting_id: str, web_session: CurrentSession,
     try:
         if room.state.person(web_session.person_id) is None:
             raise HTTPException(status_code=403, detail="This meeting is not one of your set's.")
-        html = services.renderer.page(room.state, web_session.person_id,
-                                      ws_url=f"/meetings/{meeting_id}/ws", now_ms=now_ms())
+        html = services.renderer.page(
+            room.state, web_session.person_id, ws_url=f"/meetings/{meeting_id}/ws", now_ms=now_ms()
+        )
     finally:
         await services.hub.release(room)
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})

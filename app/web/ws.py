@@ -38,9 +38,7 @@ async def room_socket(websocket: WebSocket, meeting_id: str) -> None:
     services = services_of(websocket.app)
     mode: Mode = "json" if websocket.query_params.get("mode") == "json" else "html"
     since = _parse_since(websocket.query_params.get("since"))
-    web_session = await asyncio.to_thread(
-        services.session_of, websocket.cookies.get(COOKIE)
-    )
+    web_session = await asyncio.to_thread(services.session_of, websocket.cookies.get(COOKIE))
     if web_session is None:
         await websocket.close(code=CLOSE_UNAUTHORISED)
         return
@@ -55,11 +53,17 @@ async def room_socket(websocket: WebSocket, meeting_id: str) -> None:
         return
 
     await websocket.accept()
-    conn = Connection(id=uuid.uuid4().hex[:16], participant=person.id, role=person.role,
-                      mode=mode, limit=services.settings.send_queue_limit)
+    conn = Connection(
+        id=uuid.uuid4().hex[:16],
+        participant=person.id,
+        role=person.role,
+        mode=mode,
+        limit=services.settings.send_queue_limit,
+    )
     actor = Actor(participant=person.id, role=person.role)
-    await services.rooms.handle(meeting_id, Actor.system(),
-                                c.Join(connection=conn.id, participant=person.id))
+    await services.rooms.handle(
+        meeting_id, Actor.system(), c.Join(connection=conn.id, participant=person.id)
+    )
     room = await services.hub.room(meeting_id)
     services.hub.attach(room, conn, since=since)
     # Producer and consumer: when either ends (the client left, or it is too slow), stop both.
@@ -117,8 +121,9 @@ async def _receive_loop(
             _reply_error(services, conn, "invalid", "Send text messages of JSON.", None)
             continue
         if len(raw.encode()) > limit:
-            _reply_error(services, conn, "too_large",
-                         f"Messages are limited to {limit // 1024} KiB.", None)
+            _reply_error(
+                services, conn, "too_large", f"Messages are limited to {limit // 1024} KiB.", None
+            )
             continue
         try:
             command, expect_seq, request_id = _parse(raw, conn.mode)
@@ -173,10 +178,10 @@ def _command(data: Any, request_id: Any) -> c.AnyCommand:
         raise BadMessage(f"Bad command: {where}: {first['msg']}.", request_id) from None
 
 
-def _reply_error(services: Services, conn: Connection, code: str, message: str,
-                 request_id: Any) -> None:
+def _reply_error(
+    services: Services, conn: Connection, code: str, message: str, request_id: Any
+) -> None:
     if conn.mode == "html":
         conn.send(services.renderer.error(message))
     else:
-        conn.send(json.dumps({"op": "error", "id": request_id, "code": code,
-                              "message": message}))
+        conn.send(json.dumps({"op": "error", "id": request_id, "code": code, "message": message}))

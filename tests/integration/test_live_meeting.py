@@ -26,8 +26,9 @@ def _phase(state: MeetingState) -> PhaseKind | None:
     return state.phase.kind if state.phase else None
 
 
-async def _run_meeting(fac: RoomClient, members: dict[str, RoomClient],
-                       during_turn_two: object = None) -> None:
+async def _run_meeting(
+    fac: RoomClient, members: dict[str, RoomClient], during_turn_two: object = None
+) -> None:
     """The default template from start to close, as a facilitator and members would run it."""
     ids = list(members)
     await fac.command("add_phase", kind="custom", title="Tea break", minutes=5)
@@ -47,8 +48,13 @@ async def _run_meeting(fac: RoomClient, members: dict[str, RoomClient],
     assert list(state.order) == [ids[0], ids[1]]
     for owner in ids[:2]:
         prior = next(p for p in fac.state.prior if p.owner == owner)  # type: ignore[union-attr]
-        await members[owner].command("report_back", commitment_id=prior.id, status="partly",
-                                     learned="Smaller steps work", next_step="Try again")
+        await members[owner].command(
+            "report_back",
+            commitment_id=prior.id,
+            status="partly",
+            learned="Smaller steps work",
+            next_step="Try again",
+        )
         await fac.command("next_speaker")
 
     await fac.command("next_phase")
@@ -76,8 +82,9 @@ async def _run_meeting(fac: RoomClient, members: dict[str, RoomClient],
         await fac.command("call_next")
         assert fac.state.speaker == askers[0]  # type: ignore[union-attr]
         await members[askers[0]].command("ask_question", text=f"What matters most, {n}?")
-        await members[askers[1]].command("ask_question", text="You should just resign",
-                                         anonymous=True)
+        await members[askers[1]].command(
+            "ask_question", text="You should just resign", anonymous=True
+        )
         if n == 1 and during_turn_two is not None:
             await during_turn_two  # type: ignore[misc]
         questions = [q for q in fac.state.questions if q.presenter == presenter]  # type: ignore[union-attr]
@@ -86,13 +93,18 @@ async def _run_meeting(fac: RoomClient, members: dict[str, RoomClient],
         await fac.command("next_stage")
         await fac.command("next_stage")
         assert fac.state.stage is Stage.COMMITMENT  # type: ignore[union-attr]
-        await members[presenter].command("save_commitment", what=f"Talk to my team ({n})",
-                                         by_when="in two weeks", how_know="They reply",
-                                         support="A check-in call")
+        await members[presenter].command(
+            "save_commitment",
+            what=f"Talk to my team ({n})",
+            by_when="in two weeks",
+            how_know="They reply",
+            support="A check-in call",
+        )
         if n == 0:
             mine = next(c for c in fac.state.commitments if c.owner == presenter)  # type: ignore[union-attr]
-            await fac.command("save_commitment", commitment_id=mine.id,
-                              what="Talk to my whole team (0)")
+            await fac.command(
+                "save_commitment", commitment_id=mine.id, what="Talk to my whole team (0)"
+            )
         await fac.command("next_stage")
 
     await fac.command("hand_over", member=ids[0])
@@ -124,8 +136,7 @@ async def _until_settled(db_url: str, meeting_id: str, *, online: int) -> None:
     raise AssertionError(f"the room never settled: {_server_state(db_url, meeting_id).connections}")
 
 
-def test_a_whole_meeting_with_nine_clients(server: Server, seeded: SeededSet, db_url: str
-                                           ) -> None:
+def test_a_whole_meeting_with_nine_clients(server: Server, seeded: SeededSet, db_url: str) -> None:
     async def scenario() -> None:
         fac = await _client(server, seeded, seeded.facilitator).connect()
         members = {pid: await _client(server, seeded, pid).connect() for pid in seeded.members}
@@ -167,8 +178,9 @@ def test_a_whole_meeting_with_nine_clients(server: Server, seeded: SeededSet, db
         assert sorted(c.owner_id for c in commitments) == sorted(seeded.members[2:5])
         assert any(c.what == "Talk to my whole team (0)" for c in commitments)
         reported = session.exec(
-            select(CommitmentRecord).where(CommitmentRecord.reported_meeting_id
-                                           == seeded.meeting_id)
+            select(CommitmentRecord).where(
+                CommitmentRecord.reported_meeting_id == seeded.meeting_id
+            )
         ).all()
         assert {r.report_status for r in reported} == {ReportStatus.PARTLY.value}
         questions = session.exec(
@@ -202,12 +214,12 @@ def test_events_folded_equal_a_fresh_snapshot_for_every_event_type(
         for remaining, watcher in enumerate(watchers):
             await _until_settled(db_url, seeded.meeting_id, online=len(watchers) - remaining)
             last = _server_state(db_url, seeded.meeting_id).seq
-            await watcher.wait_for(lambda s: s.seq == last)
+            await watcher.wait_for(lambda s, last=last: s.seq == last)  # type: ignore[misc]
             assert watcher.snapshots == 0
             assert {ev.event.type for ev in watcher.events} == set(EVENT_TYPES)
             fresh = await _client(server, seeded, watcher.you["id"]).connect()
             # The fresh client's own arrival is one more event; compare at the same point.
-            await watcher.wait_for(lambda s: s.seq == fresh.seq)
+            await watcher.wait_for(lambda s, seq=fresh.seq: s.seq == seq)  # type: ignore[misc]
             assert watcher.state == fresh.state
             await fresh.close()
             await watcher.close()
