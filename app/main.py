@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import FileResponse
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import demo
 from app.db.database import make_engine, migrate
@@ -24,7 +26,7 @@ from app.rooms.hub import Hub
 from app.rooms.service import RoomService
 from app.settings import Settings
 from app.web import pages, ws
-from app.web.deps import Services, now_ms
+from app.web.deps import Services, now_ms, services_of
 from app.web.render import RoomRenderer
 
 HERE = Path(__file__).resolve().parent
@@ -68,6 +70,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine.dispose()
 
     app = FastAPI(title="Setroom", lifespan=lifespan)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def explain(request: Request, error: StarletteHTTPException) -> Response:
+        """People get a page that says what went wrong; API clients get JSON."""
+        if "text/html" not in request.headers.get("accept", ""):
+            return await http_exception_handler(request, error)
+        title = _TITLES.get(error.status_code, "Something went wrong")
+        html = services_of(app).renderer.notice_page(title, str(error.detail))
+        return HTMLResponse(html, status_code=error.status_code, headers=error.headers)
+
     app.include_router(pages.router)
     app.include_router(ws.router)
     _check_vendor()
@@ -94,6 +106,13 @@ async def _forget_stale_connections(engine: Engine, rooms: RoomService, hub: Hub
             with contextlib.suppress(DomainError):
                 await rooms.handle(meeting_id, Actor.system(), Leave(connection=connection))
         await hub.release(room)
+
+
+_TITLES = {
+    401: "Please use your personal link",
+    403: "Not your set's room",
+    404: "Not found",
+}
 
 
 def _check_vendor() -> None:

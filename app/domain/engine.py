@@ -77,13 +77,13 @@ def decide(
     `expect_seq`, when given, is the sequence the sender last saw: if the room has moved past it
     the command is refused rather than applied to a state its sender never saw.
     """
-    if expect_seq is not None and expect_seq != state.seq:
-        raise RoomMovedOn()
     if command.type in c.SYSTEM_COMMANDS:
         if actor.role is not Role.SYSTEM:
             raise Forbidden("Only the server sends this.")
     else:
         _require_person(state, actor)
+    if expect_seq is not None and expect_seq != state.seq:
+        raise RoomMovedOn()
     if state.status is MeetingStatus.CLOSED and command.type not in _AFTER_CLOSE:
         raise MeetingClosed()
     if state.status is MeetingStatus.NOT_STARTED and command.type not in _BEFORE_START:

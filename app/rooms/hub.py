@@ -21,7 +21,7 @@ from app.db import eventlog
 from app.domain import events as e
 from app.domain.engine import apply, replay
 from app.domain.model import MeetingState
-from app.domain.views import redact, view
+from app.domain.views import redact_stamped, view
 from app.rooms.broker import Broker
 from app.rooms.connection import Connection
 
@@ -208,9 +208,7 @@ class Hub:
         stamped: e.Stamped, conn: Connection, before: MeetingState, shared: dict[int, str]
     ) -> str:
         if isinstance(stamped.event, e.QuestionAsked):
-            seen = stamped.model_copy(
-                update={"event": redact(stamped.event, conn.participant, before)}
-            )
+            seen = redact_stamped(stamped, conn.participant, before)
             return json.dumps({"op": "event", **seen.model_dump(mode="json")})
         message = shared.get(stamped.seq)
         if message is None:

@@ -32,13 +32,23 @@
     return (m < 10 ? "0" : "") + m + ":" + (s < 10 ? "0" : "") + s;
   }
 
+  var spoken = null; // our own last announcement, kept briefly so a swap does not wipe it
+
   function announce(text) {
     var el = byId("room-announcer");
     if (!el) return;
+    spoken = { text: text, at: Date.now() };
     el.textContent = "";
     window.setTimeout(function () {
       el.textContent = text;
     }, 100);
+  }
+
+  function keepAnnouncement() {
+    var el = byId("room-announcer");
+    if (el && spoken && !el.textContent.trim() && Date.now() - spoken.at < 2000) {
+      el.textContent = spoken.text;
+    }
   }
 
   /* Clock and countdown */
@@ -111,7 +121,10 @@
 
   var KEY_FIELDS = ["question_id", "commitment_id", "member", "participant", "phase_id"];
 
-  function focusKey(el) {
+  /* A key that finds "the same control" in the new HTML: its id, else its form's command and
+     the ids it acts on, plus its label. A loose key without the label finds a toggle's other
+     side (Star / Unstar). */
+  function focusKey(el, loose) {
     if (!el || el === document.body || !el.closest) return null;
     if (el.id) return "#" + el.id;
     var form = el.closest("form[ws-send]");
@@ -123,15 +136,15 @@
       var input = form.querySelector("input[type=hidden][name=" + KEY_FIELDS[i] + "]");
       if (input) parts.push(KEY_FIELDS[i] + "=" + input.value);
     }
-    parts.push(el.getAttribute("aria-label") || el.textContent.trim());
+    if (!loose) parts.push(el.getAttribute("aria-label") || el.textContent.trim());
     return parts.join("|");
   }
 
-  function findByKey(key) {
+  function findByKey(key, loose) {
     if (key.charAt(0) === "#") return byId(key.slice(1));
     var candidates = document.querySelectorAll("form[ws-send] button, form[ws-send] select");
     for (var i = 0; i < candidates.length; i++) {
-      if (focusKey(candidates[i]) === key) return candidates[i];
+      if (focusKey(candidates[i], loose) === key) return candidates[i];
     }
     return null;
   }
@@ -152,7 +165,13 @@
     } catch (e) {
       sel = null; // some input types have no selection
     }
-    saved = { key: focusKey(active), region: regionOf(active), sel: sel, details: details };
+    saved = {
+      key: focusKey(active, false),
+      looseKey: focusKey(active, true),
+      region: regionOf(active),
+      sel: sel,
+      details: details
+    };
   }
 
   function restore() {
@@ -165,10 +184,12 @@
     });
     var active = document.activeElement;
     if (!s.key || (active && active !== document.body)) return;
-    var target = findByKey(s.key);
+    var target = findByKey(s.key, false) || (s.looseKey && findByKey(s.looseKey, true));
     if (!target && s.region) {
+      // The control is gone (Raise became Lower): the first button of its region, never a
+      // text field, which would open a phone's keyboard.
       var region = byId(s.region);
-      target = region && region.querySelector("button, select, textarea, input:not([type=hidden]), summary");
+      target = region && region.querySelector("button, summary");
     }
     if (!target) return;
     target.focus({ preventScroll: true });
@@ -211,6 +232,7 @@
     readOffset();
     showConn();
     restore();
+    keepAnnouncement();
     showCurrentPhase();
     tick();
   });

@@ -314,6 +314,10 @@ class RoomRenderer:
         """The page for someone who arrives without a join link."""
         return self._env.get_template("welcome.html").render()
 
+    def notice_page(self, title: str, message: str) -> str:
+        """A plain page that explains a refusal (a bad link, no session, no such meeting)."""
+        return self._env.get_template("notice.html").render(title=title, message=message)
+
     def error(self, message: str) -> str:
         """The #room-error region holding a message for the sender alone (role=alert)."""
         return self._block("room_error", {"error": message, "fragment": True})
