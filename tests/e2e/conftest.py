@@ -30,7 +30,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def artifacts(request: pytest.FixtureRequest) -> Path:
-    folder = ARTIFACTS / request.node.name
+    folder = ARTIFACTS / str(request.node.name)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
