@@ -15,6 +15,24 @@ class Organisation(SQLModel, table=True):
 class Programme(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=32)
     name: str = Field(max_length=200)
+    meetings_planned: int = Field(default=6, sa_column_kwargs={"server_default": "6"})
+    cadence_weeks: int = Field(default=4, sa_column_kwargs={"server_default": "4"})
+    template: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    """The default phase template as JSON (app.domain.templates); empty means the default."""
+    attendance_target: int = Field(default=90, sa_column_kwargs={"server_default": "90"})
+    """Percent; the programme report measures attendance against it."""
+
+
+class ProgrammeOrganisation(SQLModel, table=True):
+    __tablename__ = "programme_organisation"
+    programme_id: str = Field(primary_key=True, foreign_key="programme.id")
+    organisation_id: str = Field(primary_key=True, foreign_key="organisation.id")
+
+
+class ProgrammeLead(SQLModel, table=True):
+    __tablename__ = "programme_lead"
+    programme_id: str = Field(primary_key=True, foreign_key="programme.id")
+    person_id: str = Field(primary_key=True, foreign_key="person.id", index=True)
 
 
 class LearningSet(SQLModel, table=True):
@@ -26,6 +44,10 @@ class LearningSet(SQLModel, table=True):
     anonymous_questions: bool = True
     questions_to_set: bool = True
     late_after_minutes: int = 10
+    ground_rules: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    template: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    """The set's own phase template as JSON, applied from its next meeting; empty means the
+    programme's."""
 
 
 class Person(SQLModel, table=True):
@@ -40,6 +62,27 @@ class Membership(SQLModel, table=True):
     person_id: str = Field(primary_key=True, foreign_key="person.id", index=True)
     role: str = Field(max_length=16)
     """'facilitator' or 'member' (app.domain.model.Role)."""
+    rules_accepted_at: int | None = None
+    """When the member accepted the set's ground rules (before their first meeting)."""
+
+
+class Account(SQLModel, table=True):
+    """A facilitator's or programme lead's login. Members have none: they use their links."""
+
+    person_id: str = Field(primary_key=True, foreign_key="person.id")
+    email: str = Field(unique=True, max_length=320)
+    """Stored lower-cased."""
+    password_hash: str = Field(max_length=255)
+    created_at: int
+
+
+class PasswordReset(SQLModel, table=True):
+    __tablename__ = "password_reset"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    person_id: str = Field(foreign_key="person.id", index=True)
+    created_at: int
+    expires_at: int
+    used_at: int | None = None
 
 
 class JoinLink(SQLModel, table=True):
@@ -58,6 +101,9 @@ class WebSession(SQLModel, table=True):
     id_hash: str = Field(primary_key=True, max_length=64)
     person_id: str = Field(foreign_key="person.id", index=True)
     set_id: str | None = Field(default=None, foreign_key="learning_set.id")
+    """The one set a join-link session opens; None for an account's session."""
+    link_id: str | None = Field(default=None, max_length=32)
+    """The join link it came from: revoking the link ends the session."""
     created_at: int
     expires_at: int
 
@@ -68,8 +114,11 @@ class Meeting(SQLModel, table=True):
     number: int
     title: str = Field(max_length=200)
     scheduled_at: int | None = None
+    duration_minutes: int = Field(default=180, sa_column_kwargs={"server_default": "180"})
     status: str = Field(default="not_started", max_length=16)
     created_at: int
+    rota_person_id: str | None = Field(default=None, foreign_key="person.id")
+    """The member who facilitates this meeting (a self-facilitating set's rota)."""
 
 
 class MeetingEvent(SQLModel, table=True):
