@@ -101,11 +101,11 @@ async def _forget_stale_connections(engine: Engine, rooms: RoomService, hub: Hub
     a crash are closed, so presence and attendance stay true. (Several workers share the log and
     cannot tell whose connections are stale this way; the Redis broker will answer that.)"""
     for meeting_id in await asyncio.to_thread(open_meetings, engine):
-        room = await hub.room(meeting_id)
-        for connection in list(room.state.connections):
-            with contextlib.suppress(DomainError):
-                await rooms.handle(meeting_id, Actor.system(), Leave(connection=connection))
-        await hub.release(room)
+        with contextlib.suppress(LookupError):  # a meeting row whose first event never landed
+            async with hub.hold(meeting_id) as room:
+                for connection in list(room.state.connections):
+                    with contextlib.suppress(DomainError):
+                        await rooms.handle(meeting_id, Actor.system(), Leave(connection=connection))
 
 
 _TITLES = {

@@ -8,10 +8,12 @@ The hub holds caches only: every state is a fold of the event log, and a room th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -20,6 +22,7 @@ from sqlalchemy import Engine
 from app.db import eventlog
 from app.domain import events as e
 from app.domain.engine import apply, replay
+from app.domain.errors import DomainError
 from app.domain.model import MeetingState
 from app.domain.views import redact_stamped, view
 from app.rooms.broker import Broker
@@ -50,6 +53,8 @@ class Room:
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     timer_task: asyncio.Task[None] | None = None
     timer_deadline: int | None = None
+    users: int = 0
+    """Sockets and commands holding the room (Hub.hold); it is released at zero."""
 
 
 class Hub:
@@ -78,9 +83,23 @@ class Hub:
     def connection_count(self) -> int:
         return sum(len(r.connections) for r in self._rooms.values())
 
-    async def room(self, meeting_id: str) -> Room:
-        """The live room of a meeting, loaded from the log if this worker has not got it yet.
-        Raises LookupError for a meeting with no log."""
+    @asynccontextmanager
+    async def hold(self, meeting_id: str) -> AsyncIterator[Room]:
+        """The live room of a meeting, kept loaded while held and released after the last
+        holder. Raises LookupError for a meeting with no log."""
+        while True:
+            room = await self._load(meeting_id)
+            # A waiter on someone else's load may resume after that room was released.
+            if self._rooms.get(meeting_id) is room:
+                break
+        room.users += 1
+        try:
+            yield room
+        finally:
+            room.users -= 1
+            await self._release(room)
+
+    async def _load(self, meeting_id: str) -> Room:
         room = self._rooms.get(meeting_id)
         if room is not None:
             return room
@@ -115,9 +134,9 @@ class Hub:
     def attach(self, room: Room, conn: Connection, *, since: int | None = None) -> None:
         """Add a socket to the room and queue what brings it up to date: the events after
         `since` when this room still has them all, else a full snapshot."""
-        room.connections[conn.id] = conn
         now = self._clock()
         state = room.state
+        room.connections[conn.id] = conn
         if conn.mode == "html":
             conn.send(self._renderer.regions(state, conn.participant, now_ms=now))
             return
@@ -161,14 +180,13 @@ class Hub:
             }
         )
 
-    async def detach(self, room: Room, conn: Connection) -> None:
+    def detach(self, room: Room, conn: Connection) -> None:
         room.connections.pop(conn.id, None)
         conn.close()
-        await self.release(room)
 
-    async def release(self, room: Room) -> None:
-        """Forget a room nobody here is connected to; it reloads from the log when needed."""
-        if not room.connections and self._rooms.get(room.meeting_id) is room:
+    async def _release(self, room: Room) -> None:
+        """Forget a room nobody here holds; it reloads from the log when needed."""
+        if room.users == 0 and not room.connections and self._rooms.get(room.meeting_id) is room:
             del self._rooms[room.meeting_id]
             if room.timer_task is not None:
                 room.timer_task.cancel()
@@ -192,15 +210,21 @@ class Hub:
             state = apply(state, stamped)
             room.recent.append(stamped)
         room.state = state
+        self._watch_timer(room)
         html = [c for c in room.connections.values() if c.mode == "html"]
         if html:
             now = self._clock()
             announce = self._renderer.announcement(before, state)
             for conn in html:
-                conn.send(
-                    self._renderer.regions(state, conn.participant, now_ms=now, announce=announce)
-                )
-        self._watch_timer(room)
+                try:
+                    regions = self._renderer.regions(
+                        state, conn.participant, now_ms=now, announce=announce
+                    )
+                except Exception:  # one viewer's broken page must not stop the room
+                    log.exception("rendering the room failed; closing that socket")
+                    self.detach(room, conn)
+                    continue
+                conn.send(regions)
         return True
 
     @staticmethod
@@ -226,6 +250,11 @@ class Hub:
 
     async def notified(self, meeting_id: str, seq: int) -> None:
         """A broker message: the meeting has events up to `seq`."""
+        pending = self._loading.get(meeting_id)
+        if pending is not None:
+            # The load may have read the log before this event was committed.
+            with contextlib.suppress(LookupError):
+                await asyncio.shield(pending)
         room = self._rooms.get(meeting_id)
         if room is not None and room.state.seq < seq:
             await self.catch_up(room)
@@ -252,11 +281,17 @@ class Hub:
             await asyncio.sleep((left + 1) / 1000)
         # From here the task must not be cancelled by the delivery its own command causes.
         room.timer_task, room.timer_deadline = None, None
-        if self.on_deadline is not None:
+        for attempt in range(5):
+            if self.on_deadline is None:
+                return
             try:
                 await self.on_deadline(room.meeting_id, deadline)
-            except Exception:  # a refused time's-up means another worker recorded it first
-                log.debug("time's-up not recorded here", exc_info=True)
+                return
+            except DomainError:
+                return  # another worker recorded it first, or the timer changed meanwhile
+            except Exception:
+                log.warning("recording time's up failed (attempt %d)", attempt + 1, exc_info=True)
+                await asyncio.sleep(1)
 
     async def close(self) -> None:
         for room in list(self._rooms.values()):

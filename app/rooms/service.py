@@ -41,8 +41,7 @@ class RoomService:
         decided again on the newer state, unless its sender named the sequence it saw
         (`expect_seq`): then it is refused with "the room moved on".
         """
-        room = await self._hub.room(meeting_id)
-        async with room.write_lock:
+        async with self._hub.hold(meeting_id) as room, room.write_lock:
             for _ in range(MAX_ATTEMPTS):
                 state = room.state
                 now = self._clock()
@@ -73,8 +72,9 @@ class RoomService:
                     if expect_seq is not None:
                         raise RoomMovedOn() from None
                     continue
-                if not self._hub.deliver(room, batch):
-                    await self._hub.catch_up(room)
+                # The room cannot have moved: this worker writes it under the lock, and a
+                # catch-up that read our own events first leaves deliver nothing to do.
+                self._hub.deliver(room, batch)
                 await self._broker.publish(meeting_id, batch[-1].seq)
                 return batch[-1].seq
         raise RoomMovedOn("The room is busy; try again.")

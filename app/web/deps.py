@@ -6,8 +6,9 @@ import time
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends
 from sqlalchemy import Engine
+from starlette.requests import HTTPConnection
 
 from app.db import access
 from app.db.tables import WebSession
@@ -44,18 +45,8 @@ def services_of(app: Any) -> Services:
     return cast(Services, app.state.services)
 
 
-def _services(request: Request) -> Services:
-    return services_of(request.app)
+def _services(connection: HTTPConnection) -> Services:
+    return services_of(connection.app)
 
 
 ServicesDep = Annotated[Services, Depends(_services)]
-
-
-def _current(request: Request, services: ServicesDep) -> WebSession:
-    web_session = services.session_of(request.cookies.get(COOKIE))
-    if web_session is None:
-        raise HTTPException(status_code=401, detail="Open your personal join link to come in.")
-    return web_session
-
-
-CurrentSession = Annotated[WebSession, Depends(_current)]

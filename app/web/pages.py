@@ -2,33 +2,36 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.db import access
 from app.db.meetings import current_meeting
-from app.web.deps import COOKIE, CurrentSession, ServicesDep, now_ms
+from app.web.deps import COOKIE, ServicesDep, now_ms
+from app.web.guard import Anyone, SetParticipant
 
 router = APIRouter()
 
 
 @router.get("/healthz", include_in_schema=False)
-def healthz() -> dict[str, str]:
+def healthz(_: Anyone) -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, services: ServicesDep) -> Response:
-    web_session = services.session_of(request.cookies.get(COOKIE))
-    if web_session is not None and web_session.set_id is not None:
-        meeting = current_meeting(services.engine, web_session.set_id)
+def home(who: Anyone, services: ServicesDep) -> Response:
+    if who is not None and who.account:
+        return RedirectResponse("/home", status_code=303)
+    if who is not None and len(who.participates) == 1:
+        (set_id,) = who.participates
+        meeting = current_meeting(services.engine, set_id)
         if meeting is not None:
             return RedirectResponse(f"/meetings/{meeting.id}", status_code=303)
     return HTMLResponse(services.renderer.welcome_page())
 
 
 @router.get("/j/{token}")
-def join(token: str, services: ServicesDep) -> Response:
+def join(token: str, _: Anyone, services: ServicesDep) -> Response:
     """Exchange a personal link for a session cookie, then leave the token out of the address
     bar, the history and any Referer by redirecting to a clean URL."""
     redeemed = access.redeem_link(
@@ -57,19 +60,18 @@ def join(token: str, services: ServicesDep) -> Response:
 
 
 @router.get("/meetings/{meeting_id}", response_class=HTMLResponse)
-async def room_page(
-    meeting_id: str, web_session: CurrentSession, services: ServicesDep
-) -> Response:
+async def room_page(meeting_id: str, who: SetParticipant, services: ServicesDep) -> Response:
     try:
-        room = await services.hub.room(meeting_id)
+        async with services.hub.hold(meeting_id) as room:
+            if room.state.person(who.person_id) is None:
+                raise HTTPException(
+                    status_code=403,
+                    detail="You joined this set after this meeting was planned; "
+                    "you will be in its next one.",
+                )
+            html = services.renderer.page(
+                room.state, who.person_id, ws_url=f"/meetings/{meeting_id}/ws", now_ms=now_ms()
+            )
     except LookupError:
         raise HTTPException(status_code=404, detail="No such meeting.") from None
-    try:
-        if room.state.person(web_session.person_id) is None:
-            raise HTTPException(status_code=403, detail="This meeting is not one of your set's.")
-        html = services.renderer.page(
-            room.state, web_session.person_id, ws_url=f"/meetings/{meeting_id}/ws", now_ms=now_ms()
-        )
-    finally:
-        await services.hub.release(room)
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})

@@ -4,7 +4,6 @@ clients (JSON, see docs/protocol.md)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -15,14 +14,15 @@ from pydantic import ValidationError
 
 from app.domain import commands as c
 from app.domain.errors import DomainError
-from app.domain.model import Actor
+from app.domain.model import Actor, Role
 from app.rooms.connection import CLOSE_TOO_SLOW, Connection, Mode
-from app.web.deps import COOKIE, Services, services_of
+from app.rooms.hub import Room
+from app.web.deps import Services, services_of
+from app.web.guard import CLOSE_POLICY, SetParticipant
 
 router = APIRouter()
 log = logging.getLogger(__name__)
 
-CLOSE_UNAUTHORISED = 4401
 CLOSE_NOT_FOUND = 4404
 
 
@@ -34,44 +34,51 @@ class BadMessage(Exception):
 
 
 @router.websocket("/meetings/{meeting_id}/ws")
-async def room_socket(websocket: WebSocket, meeting_id: str) -> None:
+async def room_socket(websocket: WebSocket, meeting_id: str, who: SetParticipant) -> None:
     services = services_of(websocket.app)
     mode: Mode = "json" if websocket.query_params.get("mode") == "json" else "html"
     since = _parse_since(websocket.query_params.get("since"))
-    web_session = await asyncio.to_thread(services.session_of, websocket.cookies.get(COOKIE))
-    if web_session is None:
-        await websocket.close(code=CLOSE_UNAUTHORISED)
-        return
     try:
-        room = await services.hub.room(meeting_id)
+        async with services.hub.hold(meeting_id) as room:
+            person = room.state.person(who.person_id)
+            if person is None:  # joined the set after this meeting was opened
+                await websocket.close(code=CLOSE_POLICY)
+                return
+            await websocket.accept()
+            await _serve(websocket, services, room, person.id, person.role, mode, since)
     except LookupError:
         await websocket.close(code=CLOSE_NOT_FOUND)
-        return
-    person = room.state.person(web_session.person_id)
-    if person is None:
-        await websocket.close(code=CLOSE_UNAUTHORISED)
-        return
 
-    await websocket.accept()
+
+async def _serve(
+    websocket: WebSocket,
+    services: Services,
+    room: Room,
+    participant: str,
+    role: Role,
+    mode: Mode,
+    since: int | None,
+) -> None:
+    meeting_id = room.meeting_id
     conn = Connection(
         id=uuid.uuid4().hex[:16],
-        participant=person.id,
-        role=person.role,
+        participant=participant,
+        role=role,
         mode=mode,
         limit=services.settings.send_queue_limit,
     )
-    actor = Actor(participant=person.id, role=person.role)
+    actor = Actor(participant=participant, role=role)
     await services.rooms.handle(
-        meeting_id, Actor.system(), c.Join(connection=conn.id, participant=person.id)
+        meeting_id, Actor.system(), c.Join(connection=conn.id, participant=participant)
     )
-    room = await services.hub.room(meeting_id)
-    services.hub.attach(room, conn, since=since)
     # Producer and consumer: when either ends (the client left, or it is too slow), stop both.
-    tasks = {
-        asyncio.create_task(_send_loop(websocket, conn)),
-        asyncio.create_task(_receive_loop(websocket, services, meeting_id, actor, conn)),
-    }
+    tasks: set[asyncio.Task[None]] = set()
     try:
+        services.hub.attach(room, conn, since=since)
+        tasks = {
+            asyncio.create_task(_send_loop(websocket, conn)),
+            asyncio.create_task(_receive_loop(websocket, services, meeting_id, actor, conn)),
+        }
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
@@ -79,9 +86,14 @@ async def room_socket(websocket: WebSocket, meeting_id: str) -> None:
         for outcome in await asyncio.gather(*tasks, return_exceptions=True):
             if isinstance(outcome, Exception) and not _is_disconnect(outcome):
                 log.error("room socket failed", exc_info=outcome)
-        with contextlib.suppress(DomainError, LookupError):
+        try:
             await services.rooms.handle(meeting_id, Actor.system(), c.Leave(connection=conn.id))
-        await services.hub.detach(await services.hub.room(meeting_id), conn)
+        except DomainError:
+            pass
+        except Exception:
+            log.exception("recording a departure failed")
+        finally:
+            services.hub.detach(room, conn)
 
 
 def _is_disconnect(error: Exception) -> bool:

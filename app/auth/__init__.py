@@ -1,0 +1,1 @@
+"""Who is asking: accounts, sessions, and the access rules every route and socket declares."""
