@@ -1,9 +1,10 @@
 """Database tables. The meeting event log is the source of truth; the other meeting tables are
-projections written in the same transaction as the events they come from."""
+projections written in the same transaction as the events they come from. Times are epoch
+milliseconds in BIGINT columns: PostgreSQL's INTEGER ends in January 1970."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -62,7 +63,7 @@ class Membership(SQLModel, table=True):
     person_id: str = Field(primary_key=True, foreign_key="person.id", index=True)
     role: str = Field(max_length=16)
     """'facilitator' or 'member' (app.domain.model.Role)."""
-    rules_accepted_at: int | None = None
+    rules_accepted_at: int | None = Field(default=None, sa_type=BigInteger)
     """When the member accepted the set's ground rules (before their first meeting)."""
 
 
@@ -73,16 +74,16 @@ class Account(SQLModel, table=True):
     email: str = Field(unique=True, max_length=320)
     """Stored lower-cased."""
     password_hash: str = Field(max_length=255)
-    created_at: int
+    created_at: int = Field(sa_type=BigInteger)
 
 
 class PasswordReset(SQLModel, table=True):
     __tablename__ = "password_reset"
     token_hash: str = Field(primary_key=True, max_length=64)
     person_id: str = Field(foreign_key="person.id", index=True)
-    created_at: int
-    expires_at: int
-    used_at: int | None = None
+    created_at: int = Field(sa_type=BigInteger)
+    expires_at: int = Field(sa_type=BigInteger)
+    used_at: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class JoinLink(SQLModel, table=True):
@@ -91,9 +92,9 @@ class JoinLink(SQLModel, table=True):
     token_hash: str = Field(unique=True, max_length=64)
     person_id: str = Field(foreign_key="person.id", index=True)
     set_id: str = Field(foreign_key="learning_set.id")
-    created_at: int
-    expires_at: int
-    revoked_at: int | None = None
+    created_at: int = Field(sa_type=BigInteger)
+    expires_at: int = Field(sa_type=BigInteger)
+    revoked_at: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class WebSession(SQLModel, table=True):
@@ -104,8 +105,8 @@ class WebSession(SQLModel, table=True):
     """The one set a join-link session opens; None for an account's session."""
     link_id: str | None = Field(default=None, max_length=32)
     """The join link it came from: revoking the link ends the session."""
-    created_at: int
-    expires_at: int
+    created_at: int = Field(sa_type=BigInteger)
+    expires_at: int = Field(sa_type=BigInteger)
 
 
 class Meeting(SQLModel, table=True):
@@ -113,10 +114,10 @@ class Meeting(SQLModel, table=True):
     set_id: str = Field(foreign_key="learning_set.id", index=True)
     number: int
     title: str = Field(max_length=200)
-    scheduled_at: int | None = None
+    scheduled_at: int | None = Field(default=None, sa_type=BigInteger)
     duration_minutes: int = Field(default=180, sa_column_kwargs={"server_default": "180"})
     status: str = Field(default="not_started", max_length=16)
-    created_at: int
+    created_at: int = Field(sa_type=BigInteger)
     rota_person_id: str | None = Field(default=None, foreign_key="person.id")
     """The member who facilitates this meeting (a self-facilitating set's rota)."""
 
@@ -133,7 +134,7 @@ class MeetingEvent(SQLModel, table=True):
     payload: str = Field(sa_column=Column(Text, nullable=False))
     actor: str | None = Field(default=None, max_length=64)
     actor_role: str = Field(max_length=16)
-    at: int
+    at: int = Field(sa_type=BigInteger)
 
 
 class CommitmentRecord(SQLModel, table=True):
@@ -147,8 +148,8 @@ class CommitmentRecord(SQLModel, table=True):
     by_when: str = Field(default="", max_length=200)
     how_know: str = Field(default="", sa_column=Column(Text, nullable=False))
     support: str = Field(default="", sa_column=Column(Text, nullable=False))
-    created_at: int
-    updated_at: int
+    created_at: int = Field(sa_type=BigInteger)
+    updated_at: int = Field(sa_type=BigInteger)
     report_status: str | None = Field(default=None, max_length=16)
     reported_meeting_id: str | None = Field(default=None, max_length=32)
     learned: str = Field(default="", sa_column=Column(Text, nullable=False))
@@ -165,7 +166,7 @@ class QuestionRecord(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     advice: bool = False
     starred: bool = False
-    at: int
+    at: int = Field(sa_type=BigInteger)
 
 
 class Attendance(SQLModel, table=True):
@@ -173,7 +174,7 @@ class Attendance(SQLModel, table=True):
 
     meeting_id: str = Field(primary_key=True, foreign_key="meeting.id")
     person_id: str = Field(primary_key=True, foreign_key="person.id", index=True)
-    first_joined_at: int
-    last_left_at: int | None = None
+    first_joined_at: int = Field(sa_type=BigInteger)
+    last_left_at: int | None = Field(default=None, sa_type=BigInteger)
     late: bool = False
     status: str | None = Field(default=None, max_length=16)
