@@ -38,8 +38,7 @@ def artifacts(request: pytest.FixtureRequest) -> Path:
 
 
 @pytest.fixture
-def seeded(tmp_path: Path) -> tuple[str, SeededSet]:
-    db_url = f"sqlite:///{tmp_path / 'setroom.db'}"
+def seeded(db_url: str) -> tuple[str, SeededSet]:
     return db_url, seed_set(db_url, members=8, prior_for=(1,))
 
 

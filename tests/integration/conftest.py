@@ -7,11 +7,6 @@ from tests.harness import SeededSet, Server, seed_set
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'setroom.db'}"
-
-
-@pytest.fixture
 def seeded(db_url: str) -> SeededSet:
     return seed_set(db_url, members=8, prior_for=(1, 2))
 
