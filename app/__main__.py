@@ -7,6 +7,10 @@ import os
 
 import uvicorn
 
+from app import logs
+from app.db.database import migrate
+from app.settings import Settings
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m app", description="Serve Setroom.")
@@ -18,7 +22,17 @@ def main() -> None:
         action="store_true",
         help="create the demo set on first start and print its join links",
     )
+    parser.add_argument(
+        "--migrate-only",
+        action="store_true",
+        help="bring the database to the newest schema and exit (run it once before replicas)",
+    )
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     args = parser.parse_args()
+    settings = Settings()
+    if args.migrate_only:
+        migrate(settings.database_url)
+        return
     if args.demo:
         os.environ["SETROOM_DEMO"] = "true"
     uvicorn.run(
@@ -30,7 +44,8 @@ def main() -> None:
         ws_max_size=64 * 1024,
         ws_per_message_deflate=False,
         proxy_headers=True,
-        log_level="info",
+        log_config=logs.config(args.log_level.upper()),
+        log_level=args.log_level,
     )
 
 

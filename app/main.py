@@ -21,11 +21,12 @@ from app.db.meetings import open_meetings
 from app.domain.commands import Leave
 from app.domain.errors import DomainError
 from app.domain.model import Actor
+from app.metrics import Metrics
 from app.rooms.broker import MemoryBroker, make_broker
 from app.rooms.hub import Hub
 from app.rooms.service import RoomService
 from app.settings import Settings
-from app.web import pages, ws
+from app.web import health, pages, ws
 from app.web.deps import Services, now_ms, services_of
 from app.web.render import RoomRenderer
 
@@ -46,17 +47,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url)
         broker = make_broker(settings.broker_url)
         renderer = RoomRenderer(HERE / "templates")
+        metrics = Metrics()
         hub = Hub(
             engine=engine,
             broker=broker,
             renderer=renderer,
             clock=now_ms,
             replay_buffer=settings.replay_buffer,
+            metrics=metrics,
         )
-        await broker.start(hub.notified)
-        rooms = RoomService(engine=engine, hub=hub, broker=broker, clock=now_ms)
+        metrics.watch(
+            connections=hub.connection_count,
+            rooms=lambda: len(hub.rooms),
+            broker_healthy=lambda: broker.healthy,
+        )
+        await broker.start(hub.notified, hub.catch_up_all)
+        rooms = RoomService(engine=engine, hub=hub, broker=broker, clock=now_ms, metrics=metrics)
         app.state.services = Services(
-            settings=settings, engine=engine, broker=broker, hub=hub, rooms=rooms, renderer=renderer
+            settings=settings,
+            engine=engine,
+            broker=broker,
+            hub=hub,
+            rooms=rooms,
+            renderer=renderer,
+            metrics=metrics,
         )
         if settings.demo:
             _start_demo(engine, settings)
@@ -80,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         html = services_of(app).renderer.notice_page(title, str(error.detail))
         return HTMLResponse(html, status_code=error.status_code, headers=error.headers)
 
+    app.include_router(health.router)
     app.include_router(pages.router)
     app.include_router(ws.router)
     _check_vendor()
@@ -98,8 +113,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 async def _forget_stale_connections(engine: Engine, rooms: RoomService, hub: Hub) -> None:
     """With one worker, nobody can be connected before it starts: connections left in the log by
-    a crash are closed, so presence and attendance stay true. (Several workers share the log and
-    cannot tell whose connections are stale this way; the Redis broker will answer that.)"""
+    a crash are closed, so presence and attendance stay true.
+
+    Only for the in-process broker. With Redis, other workers (on this host or others) share the
+    log and may be serving live sockets in these very meetings while this one starts: the log
+    does not say which worker holds a connection, so a starting worker cannot tell a dead
+    predecessor's connections from a live sibling's, and sweeping them all would mark present
+    people absent in every room. A crashed worker's connections then stay "online" until their
+    owners reconnect; sweeping them needs each connection to name its worker and each worker to
+    show it is alive (a heartbeat), which we have not built."""
     for meeting_id in await asyncio.to_thread(open_meetings, engine):
         with contextlib.suppress(LookupError):  # a meeting row whose first event never landed
             async with hub.hold(meeting_id) as room:

@@ -1,6 +1,9 @@
 """The seam between workers. A broker message says only "meeting M has events up to N"; each
 worker's hub then reads what it lacks from the event log, so a lost message costs nothing but a
-little delay. Chosen by URL: memory:// (one worker) or redis:// (several, see RedisBroker)."""
+little delay. Chosen by URL: memory:// (one worker) or redis:// (several, see RedisBroker).
+
+A broker that lost messages (a dropped connection, a Redis restart) calls `on_resync` once it is
+subscribed again, and the hub then brings every live room up to date from the log."""
 
 from __future__ import annotations
 
@@ -8,10 +11,11 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 OnMessage = Callable[[str, int], Awaitable[None]]
+OnResync = Callable[[], Awaitable[None]]
 
 
 class Broker(Protocol):
-    async def start(self, on_message: OnMessage) -> None: ...
+    async def start(self, on_message: OnMessage, on_resync: OnResync | None = None) -> None: ...
     async def stop(self) -> None: ...
     async def publish(self, meeting_id: str, seq: int) -> None: ...
     async def subscribe(self, meeting_id: str) -> None: ...
@@ -28,8 +32,8 @@ class MemoryBroker:
         self._on_message: OnMessage | None = None
         self._subscribed: set[str] = set()
 
-    async def start(self, on_message: OnMessage) -> None:
-        self._on_message = on_message
+    async def start(self, on_message: OnMessage, on_resync: OnResync | None = None) -> None:
+        self._on_message = on_message  # nothing is ever missed in one process
 
     async def stop(self) -> None:
         self._on_message = None
@@ -53,4 +57,8 @@ class MemoryBroker:
 def make_broker(url: str) -> Broker:
     if url.startswith("memory://"):
         return MemoryBroker()
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from app.rooms.redis_broker import RedisBroker  # here: it imports this module
+
+        return RedisBroker(url)
     raise ValueError(f"Unsupported broker URL scheme: {url.split(':', 1)[0]}")

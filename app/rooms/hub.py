@@ -25,6 +25,7 @@ from app.domain.engine import apply, replay
 from app.domain.errors import DomainError
 from app.domain.model import MeetingState
 from app.domain.views import redact_stamped, view
+from app.metrics import Metrics
 from app.rooms.broker import Broker
 from app.rooms.connection import Connection
 
@@ -66,6 +67,7 @@ class Hub:
         renderer: RegionRenderer,
         clock: Clock,
         replay_buffer: int = 500,
+        metrics: Metrics | None = None,
     ) -> None:
         self._engine = engine
         self._broker = broker
@@ -75,6 +77,7 @@ class Hub:
         self._rooms: dict[str, Room] = {}
         self._loading: dict[str, asyncio.Future[Room]] = {}
         self.on_deadline: OnDeadline | None = None
+        self._metrics = metrics or Metrics()
 
     @property
     def rooms(self) -> dict[str, Room]:
@@ -246,7 +249,22 @@ class Hub:
             eventlog.load, self._engine, room.meeting_id, after=room.state.seq
         )
         if missing:
-            self.deliver(room, missing)
+            fresh = [s for s in missing if s.seq > room.state.seq]
+            if self.deliver(room, missing) and fresh:
+                self._metrics.caught_up(fresh, now_ms=self._clock())
+
+    async def catch_up_all(self) -> None:
+        """Bring every live room up to date from the log: the broker calls this after it
+        (re)subscribed, having perhaps missed messages while it was away."""
+        rooms = list(self._rooms.values())
+        outcomes = await asyncio.gather(*(self.catch_up(r) for r in rooms), return_exceptions=True)
+        for room, outcome in zip(rooms, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                log.error(
+                    "catching a room up failed",
+                    extra={"meeting_id": room.meeting_id},
+                    exc_info=outcome,
+                )
 
     async def notified(self, meeting_id: str, seq: int) -> None:
         """A broker message: the meeting has events up to `seq`."""

@@ -4,6 +4,7 @@ and the broker), in that order, and publish only after the commit."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from sqlalchemy import Engine
 
@@ -13,6 +14,7 @@ from app.domain import events as e
 from app.domain.engine import decide
 from app.domain.errors import RoomMovedOn
 from app.domain.model import Actor
+from app.metrics import Metrics
 from app.rooms.broker import Broker
 from app.rooms.hub import Clock, Hub
 
@@ -20,8 +22,17 @@ MAX_ATTEMPTS = 5
 
 
 class RoomService:
-    def __init__(self, *, engine: Engine, hub: Hub, broker: Broker, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        hub: Hub,
+        broker: Broker,
+        clock: Clock,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._engine = engine
+        self._metrics = metrics or Metrics()
         self._hub = hub
         self._broker = broker
         self._clock = clock
@@ -72,9 +83,11 @@ class RoomService:
                     if expect_seq is not None:
                         raise RoomMovedOn() from None
                     continue
+                committed = time.perf_counter()
                 # The room cannot have moved: this worker writes it under the lock, and a
                 # catch-up that read our own events first leaves deliver nothing to do.
                 self._hub.deliver(room, batch)
+                self._metrics.committed(len(batch), time.perf_counter() - committed)
                 await self._broker.publish(meeting_id, batch[-1].seq)
                 return batch[-1].seq
         raise RoomMovedOn("The room is busy; try again.")

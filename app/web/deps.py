@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection
 
 from app.db import access
 from app.db.tables import WebSession
+from app.metrics import Metrics
 from app.rooms.broker import Broker
 from app.rooms.hub import Hub
 from app.rooms.service import RoomService
@@ -33,6 +34,7 @@ class Services:
     hub: Hub
     rooms: RoomService
     renderer: RoomRenderer
+    metrics: Metrics
 
     def clock(self) -> int:
         return now_ms()

@@ -13,11 +13,6 @@ from app.web.guard import Anyone, SetParticipant
 router = APIRouter()
 
 
-@router.get("/healthz", include_in_schema=False)
-def healthz(_: Anyone) -> dict[str, str]:
-    return {"status": "ok"}
-
-
 @router.get("/", response_class=HTMLResponse)
 def home(who: Anyone, services: ServicesDep) -> Response:
     if who is not None and who.account:

@@ -1,0 +1,326 @@
+"""The broker for several workers or hosts: Redis pub/sub, one channel per meeting.
+
+A message is only the sequence a meeting has reached; the hub reads the events themselves from
+the log. So the subscriber may lose messages (Redis restarts, the network drops, a connection goes
+silent) at no cost but delay: after each (re)subscription the hub catches every live room up from
+the log, and anything published after it arrives as usual.
+
+One supervisor task owns the subscriber connection. It connects, subscribes every channel in one
+command, then runs a reader and a pinger side by side; when either fails (an error, a closed
+socket, a ping unanswered in time) it drops the connection and starts again after a capped,
+jittered backoff. Publishing uses a separate pooled client and never raises: by the time it is
+called the events are committed and this worker's own clients have them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from app.rooms.broker import OnMessage, OnResync
+
+log = logging.getLogger(__name__)
+
+CHANNEL_PREFIX = "setroom:meeting:"
+
+
+class SilentConnection(Exception):
+    """The subscriber's ping went unanswered: the connection is dead without saying so."""
+
+
+class RedisBroker:
+    """Redis pub/sub behind the Broker protocol. Times are in seconds."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        ping_interval: float = 5.0,
+        ping_timeout: float = 3.0,
+        backoff_base: float = 0.1,
+        backoff_cap: float = 2.0,
+        command_timeout: float = 2.0,
+        prefix: str = CHANNEL_PREFIX,
+    ) -> None:
+        self._url = url
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._command_timeout = command_timeout
+        self._prefix = prefix
+        self._client: Redis | None = None
+        self._on_message: OnMessage | None = None
+        self._on_resync: OnResync | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._channels: set[str] = set()
+        """Every channel this worker wants, whether or not it is connected now."""
+        self._conn: AbstractConnection | None = None
+        """The live subscriber connection, while a session runs."""
+        self._ready = False
+        """True once the session's subscriptions are confirmed (its first pong came back)."""
+        self._last_pong = 0.0
+        self._ping_sent: float | None = None
+        self._pending: dict[str, int] = {}
+        """SUBSCRIBE commands sent per channel and not yet confirmed."""
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._unsent: dict[str, int] = {}
+        """Meetings whose last publish failed, with the sequence to announce when back."""
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.resubscribed = 0
+        """Sessions established so far (the first connection counts)."""
+
+    # The Broker protocol
+
+    async def start(self, on_message: OnMessage, on_resync: OnResync | None = None) -> None:
+        """Start the supervisor and wait a moment for the first subscription; a Redis that is
+        down at start is not fatal: the worker serves and catches up once it is back."""
+        self._on_message, self._on_resync = on_message, on_resync
+        # No retries inside redis-py: the supervisor retries the subscriber, and a failed
+        # publish is remembered and sent again after the next resubscription.
+        self._client = Redis.from_url(
+            self._url,
+            socket_timeout=self._command_timeout,
+            socket_connect_timeout=self._command_timeout,
+            retry=Retry(NoBackoff(), 0),
+            protocol=2,  # RESP2: pub/sub messages are plain replies the reader sees in order
+        )
+        self._supervisor = asyncio.create_task(self._supervise(), name="redis-broker")
+        deadline = time.monotonic() + self._command_timeout
+        while not self._ready and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+            self._supervisor = None
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        self._channels.clear()
+        self._on_message = self._on_resync = None
+
+    async def publish(self, meeting_id: str, seq: int) -> None:
+        """Announce that `meeting_id` has events up to `seq`. Never raises: on failure the
+        announcement is kept and made once Redis is back (other workers catch up then anyway)."""
+        client = self._client
+        if client is None:
+            return
+        try:
+            await client.publish(self._channel(meeting_id), str(seq))
+        except (RedisError, OSError, TimeoutError) as error:
+            self._unsent[meeting_id] = max(seq, self._unsent.get(meeting_id, 0))
+            log.warning(
+                "broker publish failed",
+                extra={"meeting_id": meeting_id, "seq": seq, "error": type(error).__name__},
+            )
+        else:
+            if self._unsent.get(meeting_id, 0) <= seq:
+                self._unsent.pop(meeting_id, None)
+
+    async def subscribe(self, meeting_id: str) -> None:
+        """Subscribe and wait until Redis confirms it, so that a room loaded from the log
+        afterwards misses nothing published later. Never raises: if Redis is away, the next
+        session subscribes the channel and catches the room up."""
+        channel = self._channel(meeting_id)
+        self._channels.add(channel)
+        conn = self._conn
+        if conn is None:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(channel, []).append(waiter)
+        self._pending[channel] = self._pending.get(channel, 0) + 1
+        try:
+            await conn.send_command("SUBSCRIBE", channel)
+            await asyncio.wait_for(asyncio.shield(waiter), self._ping_timeout)
+        except (RedisError, OSError, TimeoutError) as error:
+            log.warning(
+                "broker subscribe not confirmed",
+                extra={"meeting_id": meeting_id, "error": type(error).__name__},
+            )
+        finally:
+            if conn is not self._conn:
+                # The session ended meanwhile; never leave a connection behind that nobody reads.
+                await conn.disconnect(nowait=True)
+
+    async def unsubscribe(self, meeting_id: str) -> None:
+        channel = self._channel(meeting_id)
+        self._channels.discard(channel)
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            await conn.send_command("UNSUBSCRIBE", channel)
+        except (RedisError, OSError) as error:
+            log.warning(
+                "broker unsubscribe failed",
+                extra={"meeting_id": meeting_id, "error": type(error).__name__},
+            )
+
+    @property
+    def healthy(self) -> bool:
+        """Subscribed, and Redis answered a ping within the last interval and timeout."""
+        fresh = time.monotonic() - self._last_pong < self._ping_interval + self._ping_timeout
+        return self._ready and fresh
+
+    # The supervisor
+
+    def _channel(self, meeting_id: str) -> str:
+        return f"{self._prefix}{meeting_id}"
+
+    async def _supervise(self) -> None:
+        failures = 0
+        while True:
+            sessions = self.resubscribed
+            try:
+                await self._session()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                subscribed = self.resubscribed != sessions
+                # Loud when a working subscription is lost; quiet while retrying.
+                (log.warning if subscribed else log.info)(
+                    "broker subscriber lost" if subscribed else "broker reconnect failed",
+                    extra={"error": type(error).__name__, "channels": len(self._channels)},
+                )
+            # A session that got subscribed resets the backoff; each one that did not grows it.
+            failures = 0 if self.resubscribed != sessions else failures + 1
+            delay = min(self._backoff_cap, self._backoff_base * 2**failures)
+            await asyncio.sleep(random.uniform(delay / 2, delay))
+
+    async def _session(self) -> None:
+        assert self._client is not None
+        # A connection of our own, outside the pool: it is never handed to anyone else.
+        pool = self._client.connection_pool
+        conn: AbstractConnection = pool.make_connection()  # type: ignore[no-untyped-call]
+        try:
+            await conn.connect()  # type: ignore[no-untyped-call]
+            self._conn = conn
+            channels = sorted(self._channels)  # taken with _conn set: later ones send their own
+            for channel in channels:
+                self._pending[channel] = self._pending.get(channel, 0) + 1
+            if channels:
+                await conn.send_command("SUBSCRIBE", *channels)
+            # Redis answers in order: the first pong means every subscription above is in place.
+            await self._ping(conn)
+            # Reader and pinger side by side: when either ends, the session ends.
+            tasks = (
+                asyncio.create_task(self._read(conn)),
+                asyncio.create_task(self._keep_pinging(conn)),
+            )
+            try:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+            for outcome in outcomes:
+                if isinstance(outcome, Exception):
+                    raise outcome
+            raise ConnectionError("subscriber stopped")
+        finally:
+            self._conn, self._ready, self._ping_sent = None, False, None
+            self._pending.clear()
+            # Waiters need not wait for a dead session: the next one catches their rooms up.
+            for waiters in self._waiters.values():
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+            self._waiters.clear()
+            await conn.disconnect(nowait=True)
+
+    async def _ping(self, conn: AbstractConnection) -> None:
+        self._ping_sent = time.monotonic()
+        await conn.send_command("PING")
+
+    async def _keep_pinging(self, conn: AbstractConnection) -> None:
+        while True:
+            sent = self._ping_sent
+            now = time.monotonic()
+            if sent is not None:
+                if now - sent > self._ping_timeout:
+                    raise SilentConnection()
+                await asyncio.sleep(sent + self._ping_timeout - now + 0.001)
+            elif now - self._last_pong >= self._ping_interval:
+                await self._ping(conn)
+            else:
+                await asyncio.sleep(self._last_pong + self._ping_interval - now)
+
+    async def _read(self, conn: AbstractConnection) -> None:
+        while True:
+            response: Any = await conn.read_response(timeout=float("inf"))
+            if response == b"PONG" or (isinstance(response, list) and response[0] == b"pong"):
+                self._pong()
+            elif isinstance(response, list) and len(response) == 3:
+                kind, channel, data = response
+                if kind == b"message":
+                    self._message(channel.decode(), data)
+                elif kind == b"subscribe":
+                    self._confirmed(channel.decode())
+
+    def _pong(self) -> None:
+        self._last_pong, self._ping_sent = time.monotonic(), None
+        if self._ready:
+            return
+        self._ready = True
+        self.resubscribed += 1
+        log.info(
+            "broker subscribed",
+            extra={"channels": len(self._channels), "sessions": self.resubscribed},
+        )
+        self._spawn(self._resync())
+
+    def _message(self, channel: str, data: bytes) -> None:
+        if not channel.startswith(self._prefix) or self._on_message is None:
+            return
+        try:
+            seq = int(data)
+        except ValueError:
+            log.warning("broker message ignored: not a sequence number")
+            return
+        # Each in its own task: the reader must keep reading (pongs included) while the hub
+        # reads the log.
+        self._spawn(self._on_message(channel.removeprefix(self._prefix), seq))
+
+    def _confirmed(self, channel: str) -> None:
+        left = self._pending.get(channel, 0) - 1
+        if left > 0:
+            self._pending[channel] = left
+            return
+        self._pending.pop(channel, None)
+        for waiter in self._waiters.pop(channel, []):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _resync(self) -> None:
+        """After a (re)subscription: announce what failed to publish, then catch every live
+        room up from the log, which covers whatever other workers published meanwhile."""
+        for meeting_id, seq in list(self._unsent.items()):
+            await self.publish(meeting_id, seq)
+        if self._on_resync is not None:
+            await self._on_resync()
+
+    def _spawn(self, job: Any) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("broker notification failed", exc_info=task.exception())
