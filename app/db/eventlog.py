@@ -75,19 +75,42 @@ def append(
     late_after_ms: int = 10 * 60_000,
 ) -> None:
     """Append `batch` (numbered from expected_seq + 1) with its projections, all or nothing."""
-    for offset, stamped in enumerate(batch, start=1):
-        if stamped.seq != expected_seq + offset:
-            raise ValueError("events must follow the expected sequence without gaps")
     with Session(engine) as session:
         try:
-            for stamped in batch:
-                session.add(to_row(meeting_id, stamped))
-                session.flush()
-                _project(session, meeting_id, stamped, late_after_ms)
+            append_in(session, meeting_id, expected_seq, batch, late_after_ms=late_after_ms)
             session.commit()
         except IntegrityError as error:
             session.rollback()
-            raise SequenceConflict(meeting_id) from error
+            if _is_sequence_clash(error):
+                raise SequenceConflict(meeting_id) from error
+            raise  # a projection's own constraint: a bug to see, not a race to retry
+
+
+def append_in(
+    session: Session,
+    meeting_id: str,
+    expected_seq: int,
+    batch: Sequence[e.Stamped],
+    *,
+    late_after_ms: int = 10 * 60_000,
+) -> None:
+    """`append`'s writes inside the caller's transaction (which commits them)."""
+    for offset, stamped in enumerate(batch, start=1):
+        if stamped.seq != expected_seq + offset:
+            raise ValueError("events must follow the expected sequence without gaps")
+    for stamped in batch:
+        session.add(to_row(meeting_id, stamped))
+        session.flush()
+        _project(session, meeting_id, stamped, late_after_ms)
+
+
+def _is_sequence_clash(error: IntegrityError) -> bool:
+    """Whether another writer took the sequence (PostgreSQL names the constraint; SQLite names
+    its columns)."""
+    diag = getattr(error.orig, "diag", None)
+    if diag is not None and getattr(diag, "constraint_name", None):
+        return bool(diag.constraint_name == "uq_meeting_event_seq")
+    return "meeting_event.meeting_id, meeting_event.seq" in str(error.orig)
 
 
 def _project(session: Session, meeting_id: str, stamped: e.Stamped, late_after_ms: int) -> None:

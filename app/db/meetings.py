@@ -98,9 +98,11 @@ def create_meeting(
         )
         meeting_id = meeting.id
         session.add(meeting)
+        session.flush()
+        # The meeting and its first event land together: no meeting is ever without its log.
+        first = e.Stamped(seq=1, at=now, actor=None, actor_role=Role.SYSTEM, event=opened)
+        eventlog.append_in(session, meeting_id, 0, [first])
         session.commit()
-    first = e.Stamped(seq=1, at=now, actor=None, actor_role=Role.SYSTEM, event=opened)
-    eventlog.append(engine, meeting_id, 0, [first])
     return meeting_id
 
 

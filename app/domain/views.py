@@ -69,10 +69,11 @@ def redact_stamped(stamped: e.Stamped, viewer: str | None, state: MeetingState) 
     event = redact(stamped.event, viewer, state)
     if event is stamped.event:
         return stamped
-    actor = stamped.actor
+    actor, role = stamped.actor, stamped.actor_role
     if isinstance(event, e.QuestionAsked) and event.question.author is None:
-        actor = None
-    return stamped.model_copy(update={"event": event, "actor": actor})
+        # Not even whether a facilitator or a member asked it.
+        actor, role = None, Role.MEMBER
+    return stamped.model_copy(update={"event": event, "actor": actor, "actor_role": role})
 
 
 class Attendance(Frozen):
