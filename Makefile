@@ -11,8 +11,9 @@ PYTEST_ARGS ?=
 RUN_ARGS ?=
 
 # Debian packages the tests need, as package:binary pairs (a binary may be a name on PATH
-# or an absolute path). Add e.g. postgresql:pg_ctlcluster here when needed.
-SYSTEM_DEPS := chromium:/usr/bin/chromium redis-server:redis-server
+# or an absolute path). postgresql: scripts/with-postgres finds its server binaries under
+# /usr/lib/postgresql/*/bin; pg_ctlcluster comes with them.
+SYSTEM_DEPS := chromium:/usr/bin/chromium redis-server:redis-server postgresql:pg_ctlcluster
 
 .PHONY: help venv .venv node_modules system-deps run lint test bench clean
 
@@ -23,7 +24,7 @@ help:
 	@echo "  system-deps    apt-get install missing Debian packages ($(foreach d,$(SYSTEM_DEPS),$(firstword $(subst :, ,$(d)))))"
 	@echo "  run            start the app on 127.0.0.1:8000 (RUN_ARGS=...)"
 	@echo "  lint           ruff check, ruff format --check, mypy"
-	@echo "  test           lint, then pytest (PYTEST_ARGS=...)"
+	@echo "  test           lint, pytest on SQLite, then on a throwaway PostgreSQL (PYTEST_ARGS=...)"
 	@echo "  bench          python -m bench"
 	@echo "  clean          remove venv, node_modules, caches (keeps var/)"
 
@@ -74,8 +75,12 @@ lint: .venv
 	$(VENV)/bin/ruff format --check app tests
 	$(VENV)/bin/mypy
 
+# The suite runs twice: on SQLite, then on a throwaway PostgreSQL server (a fresh database per
+# test). The e2e tests run once, on SQLite: they drive Chromium through the same web and storage
+# code that the integration tests already exercise on PostgreSQL.
 test: .venv node_modules system-deps lint
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	scripts/with-postgres $(VENV)/bin/python -m pytest -m "not e2e" $(PYTEST_ARGS)
 
 bench: .venv node_modules
 	mkdir -p var
