@@ -258,6 +258,7 @@ class RoomClient:
     _replies: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _next_id: int = 0
+    _failure: BaseException | None = None
 
     @property
     def seq(self) -> int:
@@ -283,11 +284,35 @@ class RoomClient:
             await self._ws.close()
         if self._reader is not None:
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
                 await self._reader
         self._ws = None
+        self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        """A gap or a duplicate seen by the reader fails the test that waits, not silently."""
+        if self._failure is not None:
+            raise AssertionError("the client's reader failed") from self._failure
+
+    async def barrier(self) -> None:
+        """Wait until the server has answered everything sent before (a ping's pong)."""
+        self._next_id += 1
+        request_id = f"p{self._next_id}"
+        pong: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._replies[request_id] = pong
+        await self._ws.send(json.dumps({"op": "ping", "id": request_id}))
+        await asyncio.wait_for(pong, 10)
 
     async def _read(self) -> None:
+        try:
+            await self._read_messages()
+        except BaseException as error:
+            if not isinstance(error, (asyncio.CancelledError, websockets.ConnectionClosed)):
+                self._failure = error
+            self._changed.set()
+            raise
+
+    async def _read_messages(self) -> None:
         async for raw in self._ws:
             message = json.loads(raw)
             op = message["op"]
@@ -305,7 +330,7 @@ class RoomClient:
                 assert stamped.seq == self.state.seq + 1, (stamped.seq, self.state.seq)
                 self.state = apply(self.state, stamped)
                 self.events.append(stamped)
-            elif op in ("ack", "error"):
+            elif op in ("ack", "error", "pong"):
                 if op == "error":
                     self.errors.append(message)
                 reply = self._replies.pop(str(message.get("id")), None)
@@ -342,6 +367,7 @@ class RoomClient:
     ) -> MeetingState:
         async def until() -> MeetingState:
             while self.state is None or not predicate(self.state):
+                self._raise_failure()
                 self._changed.clear()
                 await self._changed.wait()
             return self.state

@@ -143,7 +143,7 @@ async def _receive_loop(
             _reply_error(services, conn, "invalid", bad.message, bad.request_id)
             continue
         if command is None:  # a ping
-            conn.send(json.dumps({"op": "pong", "server_now": services.clock()}))
+            conn.send(json.dumps({"op": "pong", "id": request_id, "server_now": services.clock()}))
             continue
         try:
             seq = await services.rooms.handle(meeting_id, actor, command, expect_seq=expect_seq)

@@ -255,7 +255,7 @@ def test_bad_input_gets_an_error_and_changes_nothing(server: Server, seeded: See
                 assert refused.code == code
             else:
                 raise AssertionError(f"{kwargs} was accepted")
-        await asyncio.sleep(0.3)
+        await member.barrier()
         assert len(member.errors) == len(bad) + 3
         assert member.seq == before and fac.seq == before
         await member.close()
