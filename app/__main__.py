@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 import uvicorn
 
-from app import logs
+from app import cli, logs
 from app.db.database import migrate
 from app.settings import Settings
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m app", description="Serve Setroom.")
+    if len(sys.argv) > 1 and sys.argv[1] in cli.COMMANDS:
+        sys.exit(cli.COMMANDS[sys.argv[1]](sys.argv[2:]))
+    parser = argparse.ArgumentParser(
+        prog="python -m app",
+        description="Serve Setroom. Administration: python -m app create-lead --help",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1)

@@ -12,6 +12,8 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter, RateLimiter
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -26,7 +28,7 @@ from app.rooms.broker import MemoryBroker, make_broker
 from app.rooms.hub import Hub
 from app.rooms.service import RoomService
 from app.settings import Settings
-from app.web import health, pages, ws
+from app.web import auth_routes, health, pages, ws
 from app.web.deps import Services, now_ms, services_of
 from app.web.render import RoomRenderer
 
@@ -71,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             rooms=rooms,
             renderer=renderer,
             metrics=metrics,
+            limiter=_limiter(settings),
         )
         if settings.demo:
             _start_demo(engine, settings)
@@ -96,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.include_router(auth_routes.router)
     app.include_router(ws.router)
     _check_vendor()
 
@@ -135,6 +139,12 @@ _TITLES = {
     403: "Not your set's room",
     404: "Not found",
 }
+
+
+def _limiter(settings: Settings) -> RateLimiter:
+    """Rate limits shared by the workers through Redis when there is one, else per process."""
+    url = settings.broker_url if settings.broker_url.startswith("redis") else "memory://"
+    return MovingWindowRateLimiter(storage_from_string(url))
 
 
 def _check_vendor() -> None:

@@ -22,3 +22,11 @@ class Settings(BaseSettings):
     join_link_days: int = 120
     session_days: int = 30
     cookie_secure: bool = False
+    smtp_host: str = ""
+    """Mail (password resets, reminders) goes by SMTP when set; otherwise it is logged."""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "Setroom <setroom@localhost>"
+    login_limit: str = "5/minute"
+    """Sign-in attempts allowed per address and per client (the `limits` library's notation)."""

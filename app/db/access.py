@@ -62,19 +62,41 @@ def redeem_link(
         membership = session.get(Membership, (link.set_id, link.person_id))
         if membership is None:
             return None
-        secret = secrets.token_urlsafe(32)
-        session.add(
-            WebSession(
-                id_hash=digest(secret),
-                person_id=link.person_id,
-                set_id=link.set_id,
-                created_at=now,
-                expires_at=now + session_days * DAY_MS,
-            )
+        secret = open_session(
+            session,
+            person_id=link.person_id,
+            set_id=link.set_id,
+            link_id=link.id,
+            now=now,
+            days=session_days,
         )
         session.commit()
         session.refresh(link)
         return secret, link
+
+
+def open_session(
+    session: Session,
+    *,
+    person_id: str,
+    now: int,
+    days: int,
+    set_id: str | None = None,
+    link_id: str | None = None,
+) -> str:
+    """A new session's secret (for the cookie); only its hash is stored. The caller commits."""
+    secret = secrets.token_urlsafe(32)
+    session.add(
+        WebSession(
+            id_hash=digest(secret),
+            person_id=person_id,
+            set_id=set_id,
+            link_id=link_id,
+            created_at=now,
+            expires_at=now + days * DAY_MS,
+        )
+    )
+    return secret
 
 
 def session_person(engine: Engine, secret: str | None, *, now: int) -> WebSession | None:
@@ -84,6 +106,11 @@ def session_person(engine: Engine, secret: str | None, *, now: int) -> WebSessio
         row = session.get(WebSession, digest(secret))
         if row is None or row.expires_at <= now:
             return None
+        if row.link_id is not None:
+            # Revoking or replacing a link ends the sessions it opened.
+            link = session.get(JoinLink, row.link_id)
+            if link is None or link.revoked_at is not None:
+                return None
         return row
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
 from fastapi import Depends
+from limits.strategies import RateLimiter
 from sqlalchemy import Engine
 from starlette.requests import HTTPConnection
 
@@ -35,6 +36,7 @@ class Services:
     rooms: RoomService
     renderer: RoomRenderer
     metrics: Metrics
+    limiter: RateLimiter
 
     def clock(self) -> int:
         return now_ms()

@@ -314,6 +314,10 @@ class RoomRenderer:
         """The page for someone who arrives without a join link."""
         return self._env.get_template("welcome.html").render()
 
+    def render(self, template: str, **context: Any) -> str:
+        """A page outside the room (sign-in, home, programmes, sets)."""
+        return self._env.get_template(template).render(**context)
+
     def notice_page(self, title: str, message: str) -> str:
         """A plain page that explains a refusal (a bad link, no session, no such meeting)."""
         return self._env.get_template("notice.html").render(title=title, message=message)

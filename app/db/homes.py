@@ -1,0 +1,71 @@
+"""What a signed-in facilitator or lead sees first: their sets and next meetings, and the
+programmes they lead."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, func, select
+
+from app.db.meetings import current_meeting
+from app.db.tables import LearningSet, Meeting, Membership, Person, Programme, ProgrammeLead
+from app.domain.model import Role
+
+
+@dataclass(frozen=True)
+class SetItem:
+    id: str
+    name: str
+    programme: str
+    facilitates: bool
+    next: Meeting | None
+
+
+@dataclass(frozen=True)
+class ProgrammeItem:
+    id: str
+    name: str
+    sets: int
+
+
+@dataclass(frozen=True)
+class Home:
+    name: str
+    sets: list[SetItem]
+    programmes: list[ProgrammeItem]
+
+
+def home_of(engine: Engine, person_id: str) -> Home:
+    with Session(engine, expire_on_commit=False) as session:
+        person = session.get(Person, person_id)
+        rows = session.exec(
+            select(Membership, LearningSet, Programme)
+            .join(LearningSet, col(LearningSet.id) == col(Membership.set_id))
+            .join(Programme, col(Programme.id) == col(LearningSet.programme_id), isouter=True)
+            .where(Membership.person_id == person_id)
+            .order_by(col(LearningSet.name))
+        ).all()
+        programmes = session.exec(
+            select(Programme, func.count(col(LearningSet.id)))
+            .join(ProgrammeLead, col(ProgrammeLead.programme_id) == col(Programme.id))
+            .join(LearningSet, col(LearningSet.programme_id) == col(Programme.id), isouter=True)
+            .where(ProgrammeLead.person_id == person_id)
+            .group_by(col(Programme.id))
+            .order_by(col(Programme.name))
+        ).all()
+    sets = [
+        SetItem(
+            id=learning_set.id,
+            name=learning_set.name,
+            programme=programme.name if programme else "",
+            facilitates=membership.role == Role.FACILITATOR.value,
+            next=current_meeting(engine, learning_set.id),
+        )
+        for membership, learning_set, programme in rows
+    ]
+    return Home(
+        name=person.name if person else "",
+        sets=sets,
+        programmes=[ProgrammeItem(id=p.id, name=p.name, sets=n) for p, n in programmes],
+    )
