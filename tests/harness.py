@@ -24,12 +24,14 @@ from typing import Any
 
 import httpx
 import websockets
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from app.auth import accounts
 from app.db import access
 from app.db.database import make_engine, migrate
 from app.db.meetings import create_meeting
 from app.db.tables import (
+    Account,
     CommitmentRecord,
     LearningSet,
     Meeting,
@@ -37,6 +39,7 @@ from app.db.tables import (
     Organisation,
     Person,
     Programme,
+    ProgrammeLead,
 )
 from app.domain import events as e
 from app.domain.engine import apply
@@ -65,6 +68,11 @@ class SeededSet:
     names: dict[str, str]
     tokens: dict[str, str]
     """person id -> personal join link token"""
+    programme_id: str = "prog"
+    lead: str = "lead"
+    """A lead of the programme, with an account (`emails`, PASSWORD); not in the set."""
+    emails: dict[str, str] = field(default_factory=dict)
+    """person id -> account email, for the facilitator and the lead."""
 
 
 def seed_set(
@@ -76,6 +84,7 @@ def seed_set(
     questions_to_set: bool = True,
     anonymous_questions: bool = True,
     prior_for: tuple[int, ...] = (),
+    programme_id: str = "prog",
 ) -> SeededSet:
     """A set with one facilitator and `members` members from three organisations, a meeting
     ready to start, and a join link for everyone. `prior_for` names members (by number) who
@@ -84,15 +93,17 @@ def seed_set(
     engine = make_engine(db_url)
     names: dict[str, str] = {}
     with Session(engine) as session:
-        if session.get(Programme, "prog") is None:
-            session.add(Programme(id="prog", name="Programme"))
+        if session.get(Organisation, "org0") is None:
             for i, org in enumerate(ORGS):
                 session.add(Organisation(id=f"org{i}", name=org))
+            session.flush()
+        if session.get(Programme, programme_id) is None:
+            session.add(Programme(id=programme_id, name=f"Programme {programme_id}"))
             session.flush()
         session.add(
             LearningSet(
                 id=set_id,
-                programme_id="prog",
+                programme_id=programme_id,
                 name=f"Set {set_id}",
                 questions_to_set=questions_to_set,
                 anonymous_questions=anonymous_questions,
@@ -129,6 +140,32 @@ def seed_set(
                     )
                 )
             session.commit()
+    emails = {
+        f"{prefix}f": f"{prefix}fran@example.org",
+        f"{prefix}lead": f"{prefix}lead@example.org",
+    }
+    accounts.create_account(
+        engine,
+        name="Fran Facilitator",
+        email=emails[f"{prefix}f"],
+        now=now,
+        password=PASSWORD,
+        person_id=f"{prefix}f",
+    )
+    accounts.create_account(
+        engine,
+        name=f"Lee Lead {prefix}",
+        email=emails[f"{prefix}lead"],
+        now=now,
+        password=PASSWORD,
+        person_id=None,
+    )
+    with Session(engine) as session:
+        lead = session.exec(select(Account).where(Account.email == emails[f"{prefix}lead"])).one()
+        lead_id = lead.person_id
+        session.add(ProgrammeLead(programme_id=programme_id, person_id=lead_id))
+        session.commit()
+    emails[lead_id] = emails.pop(f"{prefix}lead")
     meeting_id = create_meeting(engine, set_id=set_id, now=now)
     tokens = {
         pid: access.issue_link(engine, person_id=pid, set_id=set_id, now=now, days=30)
@@ -143,7 +180,20 @@ def seed_set(
         members=ids[1:],
         names=names,
         tokens=tokens,
+        programme_id=programme_id,
+        lead=lead_id,
+        emails=emails,
     )
+
+
+PASSWORD = "a long test password"
+
+
+def sign_in(server: Server, email: str, password: str = PASSWORD) -> str:
+    """Sign in with an account as a browser would; the session cookie."""
+    response = httpx.post(f"{server.base}/login", data={"email": email, "password": password})
+    assert response.status_code == 303, response.text
+    return response.cookies["setroom_session"]
 
 
 class Server:

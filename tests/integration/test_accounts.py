@@ -77,11 +77,11 @@ def test_the_first_lead_sets_a_password_signs_in_and_out(server: Server, db_url:
 
 
 def test_sign_in_is_rate_limited(server: Server, db_url: str) -> None:
-    _create_lead(db_url, "lead@example.org")
+    _create_lead(db_url, "pat.lead@example.org")
     with httpx.Client(base_url=server.base, headers=HTML) as client:
         answers = [
             client.post(
-                "/login", data={"email": "lead@example.org", "password": f"try {n}"}
+                "/login", data={"email": "pat.lead@example.org", "password": f"try {n}"}
             ).status_code
             for n in range(7)
         ]
@@ -120,3 +120,18 @@ def test_replacing_a_members_link_ends_the_sessions_it_opened(
         httpx.get(room, cookies={"setroom_session": session_cookie(server, fresh)}).status_code
         == 200
     )
+
+
+def test_a_facilitator_and_a_lead_each_see_their_own_home(
+    server: Server, seeded: SeededSet
+) -> None:
+    from tests.harness import sign_in
+
+    facilitator = sign_in(server, seeded.emails[seeded.facilitator])
+    home = httpx.get(f"{server.base}/home", cookies={"setroom_session": facilitator})
+    assert f"Set {seeded.set_id}" in home.text
+    assert f"/meetings/{seeded.meeting_id}" in home.text
+    lead = sign_in(server, seeded.emails[seeded.lead])
+    home = httpx.get(f"{server.base}/home", cookies={"setroom_session": lead})
+    assert f"Programme {seeded.programme_id}" in home.text
+    assert f"/meetings/{seeded.meeting_id}" not in home.text
