@@ -25,6 +25,9 @@ from app.domain.model import (
 )
 from app.domain.templates import DEFAULT_TEMPLATE, PhaseSpec, phases_from
 
+TITLE_LENGTH = 200
+"""Meeting.title's column width."""
+
 
 def roster(session: Session, set_id: str) -> tuple[Participant, ...]:
     rows = session.exec(
@@ -55,6 +58,14 @@ def open_commitments(session: Session, set_id: str) -> tuple[PriorCommitment, ..
     )
 
 
+def _title(set_name: str, number: int) -> str:
+    # Shortened to fit the column: PostgreSQL refuses a longer value (SQLite would keep it).
+    suffix = f": meeting {number}"
+    room = TITLE_LENGTH - len(suffix)
+    name = set_name if len(set_name) <= room else set_name[: room - 1].rstrip() + "…"
+    return name + suffix
+
+
 def create_meeting(
     engine: Engine,
     *,
@@ -76,7 +87,7 @@ def create_meeting(
             id=new_id(),
             set_id=set_id,
             number=number,
-            title=f"{learning_set.name}: meeting {number}",
+            title=_title(learning_set.name, number),
             scheduled_at=scheduled_at,
             created_at=now,
         )
