@@ -255,9 +255,11 @@ def progress(title: str, s: dict[str, Any]) -> None:
     print(
         f"  {title}: {s['rooms']} rooms, {s['connections']} conns: p50/p95/p99 "
         f"{s['p50_ms']}/{s['p95_ms']}/{s['p99_ms']} ms, {s['events_per_s']} ev/s, lost "
-        f"{s['lost']}, dropped {s['dropped']}, server cpu {s['server_cpu_pct']}%, loadgen cpu "
+        f"{s['lost']}, dropped {s['dropped']}, server cpu {s['server_cpu_pct']}% (waited for a "
+        f"cpu {s['server_wait_pct']}%), loadgen cpu "
         f"{s['loadgen_cpu_pct']}%, {s['kib_per_conn']} KiB/conn, connect {s['connect_s']} s "
-        f"(+{s['cookie_s']} s cookies) "
+        f"(+{s['cookie_s']} s cookies), {s['slow']} over {P99_LIMIT_MS:.0f} ms in seconds "
+        f"{s['slow_seconds'][:12]} "
         f"-> {verdict}",
         file=sys.stderr,
         flush=True,
@@ -344,7 +346,7 @@ def main() -> None:
             "p99_limit_ms": P99_LIMIT_MS,
             "cookie_cache": str(workdir / "cookies.json"),
         }
-        reserve_redis = 0 if redis_missing else 70
+        reserve_redis = 0 if redis_missing else 80
         reserve_raw = 0 if args.no_raw else 200
 
         setroom = Ladder("setroom", "Setroom, one worker, SQLite")
@@ -404,7 +406,7 @@ def main() -> None:
                     "server_pids": [first.pid, second.pid],
                     "ladder": [args.redis_rooms],
                     "stop_on_fail": False,
-                    "deadline": began + args.budget + 30,
+                    "deadline": began + args.budget,
                 },
                 [first, second, redis_proc],
                 args.profile,

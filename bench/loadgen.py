@@ -63,12 +63,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run_queue_seconds(pid: int) -> float:
+    """Time the process's main thread spent runnable but waiting for a CPU (others had it)."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+
+
 @dataclass
 class Stats:
     """What one step saw."""
 
     measure_from: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    intended: list[float] = field(default_factory=list)
     deliveries: int = 0
     completed: int = 0
 
@@ -121,6 +127,7 @@ class Client:
                         del room.pending[tag]
                         if measured:
                             stats.latencies.append(perf() - entry[0])
+                            stats.intended.append(entry[0])
                             stats.completed += 1
                 elif raw.startswith('{"op": "ack"'):
                     self.acks += 1
@@ -310,6 +317,7 @@ class LoadGen:
         stats.measure_from = t0 + self.warmup
         until = stats.measure_from + self.duration
         cpu_before = [cpu_seconds(pid) for pid in self.pids]
+        waited_before = [run_queue_seconds(pid) for pid in self.pids]
         own_before = time.process_time()
         self.loop.call_at(
             self.loop.time() + (stats.measure_from - time.perf_counter()),
@@ -319,6 +327,9 @@ class LoadGen:
         await asyncio.sleep(max(0.0, until - time.perf_counter()))
         server_cpu = sum(cpu_seconds(p) - b for p, b in zip(self.pids, cpu_before, strict=True))
         own_cpu = time.process_time() - own_before
+        waited = sum(
+            run_queue_seconds(p) - b for p, b in zip(self.pids, waited_before, strict=True)
+        )
         window = time.perf_counter() - stats.measure_from
         # Wait for what is still on its way, up to the timeout; the rest is lost.
         with contextlib.suppress(TimeoutError):
@@ -328,6 +339,12 @@ class LoadGen:
             room.pending.clear()
 
         latencies = sorted(stats.latencies)
+        # Whether the slow ones come together (a stall) or spread out (a queue that grows).
+        slow = [
+            int(at - stats.measure_from)
+            for at, took in zip(stats.intended, stats.latencies, strict=True)
+            if took * 1000 > self.p99_limit_ms
+        ]
 
         def pct(p: float) -> float:
             if not latencies:
@@ -347,6 +364,8 @@ class LoadGen:
             "p95_ms": pct(0.95),
             "p99_ms": pct(0.99),
             "max_ms": round(1000 * latencies[-1], 2) if latencies else float("nan"),
+            "slow": len(slow),
+            "slow_seconds": sorted(set(slow)),
             "lost": lost,
             "errors": self.errors - errors,
             "first_error": self.first_error,
@@ -356,6 +375,7 @@ class LoadGen:
             "kib_per_conn": round((rss - self.rss_base) / max(1, connections), 1),
             "server_cpu_pct": round(100 * server_cpu / window, 1),
             "loadgen_cpu_pct": round(100 * own_cpu / window, 1),
+            "server_wait_pct": round(100 * waited / window, 1),
         }
         failed = []
         if not latencies or result["p99_ms"] > self.p99_limit_ms:
@@ -372,22 +392,23 @@ class LoadGen:
 
     async def run(self, ladder: list[int], *, stop_on_fail: bool = True) -> None:
         step_s = 1.5 + self.warmup + self.duration + 2.0
+        # Seconds to set up one new client (its cookie and connection), learnt as we go.
+        per_client = 0.001 if self.target == "raw" else 0.015
         previous = 0
         for count in ladder:
             if count > len(self.rooms):
                 emit("stop", reason=f"only {len(self.rooms)} rooms seeded")
                 return
-            # Rough: a step, plus a second per 1,000 new clients to connect (2 with cookies).
-            per_k = 1.0 if self.target == "raw" else 4.0
-            estimate = step_s + per_k * (count - previous) * 10 / 1000
-            if time.time() + estimate > self.deadline:
-                emit("stop", reason="time budget")
+            new_clients = sum(room.size for room in self.rooms[previous:count])
+            if time.time() + step_s + per_client * new_clients > self.deadline:
+                emit("stop", reason=f"time budget (next: {count} rooms)")
                 return
             try:
                 result = await self.step(count)
             except (OSError, TimeoutError, RuntimeError, ConnectionClosed) as error:
                 emit("stop", reason=f"{count} rooms: could not connect ({error!r:.200})")
                 return
+            per_client = (result["cookie_s"] + result["connect_s"]) / max(1, new_clients)
             previous = count
             emit("step", **result)
             if stop_on_fail and not result["held_ok"]:

@@ -69,7 +69,9 @@ def seed_rooms(db_url: str, rooms: int, *, members: int = MEMBERS) -> list[Seede
             person_name = "Fran Facilitator" if n == 0 else f"Member {n:02d}"
             org = n % len(ORGS)
             rows[Person].append({"id": pid, "name": person_name, "organisation_id": f"borg{org}"})
-            rows[Membership].append({"set_id": set_id, "person_id": pid, "role": role.value})
+            rows[Membership].append(
+                {"set_id": set_id, "person_id": pid, "role": role.value, "rules_accepted_at": now}
+            )
             roster.append(Participant(id=pid, name=person_name, org=ORGS[org], role=role))
             token = secrets.token_urlsafe(32)
             tokens.append(token)
