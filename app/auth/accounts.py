@@ -28,7 +28,9 @@ class AccountError(ValueError):
 def normalise_email(raw: str) -> str:
     email = raw.strip().lower()
     local, _, domain = email.partition("@")
-    if not local or "." not in domain or len(email) > 320 or any(c.isspace() for c in email):
+    # Control characters too: PostgreSQL cannot even compare text that holds a NUL.
+    bad = any(c.isspace() or not c.isprintable() for c in email)
+    if not local or "." not in domain or len(email) > 320 or bad:
         raise AccountError("That does not look like an email address.")
     return email
 

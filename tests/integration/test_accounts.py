@@ -89,6 +89,18 @@ def test_sign_in_is_rate_limited(server: Server, db_url: str) -> None:
     assert answers[5:] == [429, 429]
 
 
+def test_an_address_with_a_nul_in_it_is_a_wrong_address_not_a_server_error(
+    server: Server,
+) -> None:
+    # PostgreSQL refuses text holding NUL even in a comparison: these were 500s there.
+    email = "pat.lead\x00@example.org"
+    with httpx.Client(base_url=server.base, headers=HTML) as client:
+        login = client.post("/login", data={"email": email, "password": "long enough, surely"})
+        forgot = client.post("/password/forgot", data={"email": email})
+    assert login.status_code == 400
+    assert forgot.status_code == 200
+
+
 def test_a_forgotten_password_answer_does_not_say_who_has_an_account(
     server: Server, db_url: str
 ) -> None:
