@@ -32,7 +32,7 @@ def test_workers_starting_together_take_turns_to_migrate(db_url: str) -> None:
             cwd=ROOT,
             stderr=subprocess.PIPE,
         )
-        for _ in range(4)
+        for _ in range(3)
     ]
     errors = [w.communicate(timeout=60)[1].decode() for w in workers]
     assert [
