@@ -242,7 +242,10 @@ class RedisBroker:
                     if not waiter.done():
                         waiter.set_result(None)
             self._waiters.clear()
+            # No waiting for a goodbye from a peer that may be gone; one turn of the loop lets
+            # the transport close.
             await conn.disconnect(nowait=True)
+            await asyncio.sleep(0)
 
     async def _ping(self, conn: AbstractConnection) -> None:
         self._ping_sent = time.monotonic()

@@ -12,7 +12,7 @@ from app.db import eventlog
 from app.domain import commands as c
 from app.domain import events as e
 from app.domain.engine import decide
-from app.domain.errors import RoomMovedOn
+from app.domain.errors import DomainError, RoomMovedOn
 from app.domain.model import Actor
 from app.metrics import Metrics
 from app.rooms.broker import Broker
@@ -48,15 +48,28 @@ class RoomService:
     ) -> int:
         """Decide and record `command`; returns the sequence the meeting reached.
 
-        Raises DomainError when refused. A command that loses a race with another worker is
-        decided again on the newer state, unless its sender named the sequence it saw
-        (`expect_seq`): then it is refused with "the room moved on".
+        Raises DomainError when refused, and only on the newest state: a refusal on this
+        worker's copy is checked again after reading the log. A command that loses a race with
+        another worker is decided again on the newer state, unless its sender named the
+        sequence it saw (`expect_seq`): then it is refused with "the room moved on".
         """
         async with self._hub.hold(meeting_id) as room, room.write_lock:
+            refreshed = False
             for _ in range(MAX_ATTEMPTS):
                 state = room.state
                 now = self._clock()
-                events = decide(state, command, actor, now, expect_seq=expect_seq)
+                try:
+                    events = decide(state, command, actor, now, expect_seq=expect_seq)
+                except DomainError:
+                    # With several workers this room may lag the log (another worker's write
+                    # not announced yet): refuse only what the newest state refuses.
+                    if refreshed:
+                        raise
+                    refreshed = True
+                    await self._hub.catch_up(room)
+                    if room.state.seq == state.seq:
+                        raise
+                    continue
                 batch = [
                     e.Stamped(
                         seq=state.seq + i,
