@@ -28,7 +28,7 @@ from app.rooms.broker import MemoryBroker, make_broker
 from app.rooms.hub import Hub
 from app.rooms.service import RoomService
 from app.settings import Settings
-from app.web import auth_routes, health, pages, ws
+from app.web import auth_routes, health, pages, set_meetings, ws
 from app.web.deps import Services, now_ms, services_of
 from app.web.render import RoomRenderer
 
@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(auth_routes.router)
     app.include_router(ws.router)
+    app.include_router(set_meetings.router)
     _check_vendor()
 
     @app.get("/static/vendor/{name}", include_in_schema=False)

@@ -85,10 +85,12 @@ def seed_set(
     anonymous_questions: bool = True,
     prior_for: tuple[int, ...] = (),
     programme_id: str = "prog",
+    rules_accepted: bool = True,
 ) -> SeededSet:
     """A set with one facilitator and `members` members from three organisations, a meeting
     ready to start, and a join link for everyone. `prior_for` names members (by number) who
-    made a commitment at an earlier, closed meeting, to report back on in this one."""
+    made a commitment at an earlier, closed meeting, to report back on in this one. Members
+    have accepted the set's ground rules unless `rules_accepted` is False."""
     migrate(db_url)
     engine = make_engine(db_url)
     names: dict[str, str] = {}
@@ -116,7 +118,10 @@ def seed_set(
         for n, (pid, name, role) in enumerate(people):
             session.add(Person(id=pid, name=name, organisation_id=f"org{n % 3}"))
             session.flush()
-            session.add(Membership(set_id=set_id, person_id=pid, role=role))
+            accepted = now_ms() if rules_accepted and role == "member" else None
+            session.add(
+                Membership(set_id=set_id, person_id=pid, role=role, rules_accepted_at=accepted)
+            )
             names[pid] = name
         session.commit()
     now = now_ms()

@@ -14,6 +14,7 @@ from app.db.tables import (
     Membership,
     Organisation,
     Person,
+    Programme,
 )
 from app.domain import events as e
 from app.domain.model import (
@@ -23,7 +24,7 @@ from app.domain.model import (
     Role,
     Settings,
 )
-from app.domain.templates import DEFAULT_TEMPLATE, PhaseSpec, phases_from
+from app.domain.templates import DEFAULT_TEMPLATE, PhaseSpec, phases_from, template_from_json
 
 TITLE_LENGTH = 200
 """Meeting.title's column width."""
@@ -66,19 +67,41 @@ def _title(set_name: str, number: int) -> str:
     return name + suffix
 
 
+def template_for(session: Session, learning_set: LearningSet) -> tuple[PhaseSpec, ...]:
+    """The set's own template, else its programme's, else the default."""
+    own = template_from_json(learning_set.template)
+    if own is not None:
+        return own
+    programme = (
+        session.get(Programme, learning_set.programme_id) if learning_set.programme_id else None
+    )
+    from_programme = template_from_json(programme.template) if programme else None
+    return from_programme or DEFAULT_TEMPLATE
+
+
 def create_meeting(
     engine: Engine,
     *,
     set_id: str,
     now: int,
     scheduled_at: int | None = None,
-    template: tuple[PhaseSpec, ...] = DEFAULT_TEMPLATE,
+    template: tuple[PhaseSpec, ...] | None = None,
+    duration_minutes: int = 180,
+    rota_person_id: str | None = None,
 ) -> str:
-    """A new meeting of the set, with its first event (roster, plan, settings) in the log."""
+    """A new meeting of the set, with its first event (roster, plan, settings) in the log.
+
+    The plan is `template`, else the set's (template_for); `rota_person_id`, a member of the
+    set, holds the controls of this meeting from its first event."""
     with Session(engine) as session:
         learning_set = session.get(LearningSet, set_id)
         if learning_set is None:
             raise LookupError(set_id)
+        people = roster(session, set_id)
+        if rota_person_id is not None and not any(
+            p.id == rota_person_id and p.role is Role.MEMBER for p in people
+        ):
+            raise ValueError("The rota names someone who is not a member of this set.")
         count = session.exec(
             select(func.count()).select_from(Meeting).where(Meeting.set_id == set_id)
         ).one()
@@ -89,13 +112,16 @@ def create_meeting(
             number=number,
             title=_title(learning_set.name, number),
             scheduled_at=scheduled_at,
+            duration_minutes=duration_minutes,
             created_at=now,
+            rota_person_id=rota_person_id,
         )
         opened = e.MeetingOpened(
             info=MeetingInfo(
                 title=meeting.title,
                 set_name=learning_set.name,
                 scheduled_at=scheduled_at,
+                planned_minutes=duration_minutes,
                 video_link=learning_set.video_link,
             ),
             settings=Settings(
@@ -103,9 +129,10 @@ def create_meeting(
                 questions_to_set=learning_set.questions_to_set,
                 late_after_minutes=learning_set.late_after_minutes,
             ),
-            roster=roster(session, set_id),
-            phases=phases_from(template),
+            roster=people,
+            phases=phases_from(template or template_for(session, learning_set)),
             prior=open_commitments(session, set_id),
+            delegate=rota_person_id,
         )
         meeting_id = meeting.id
         session.add(meeting)

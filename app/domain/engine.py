@@ -767,6 +767,7 @@ def _apply_event(s: MeetingState, ev: e.AnyEvent) -> MeetingState:
                     "roster": ev.roster,
                     "phases": ev.phases,
                     "prior": ev.prior,
+                    "delegate": ev.delegate,
                 }
             )
         case e.MeetingStarted():

@@ -40,6 +40,8 @@ class MeetingOpened(Event):
     roster: tuple[Participant, ...]
     phases: tuple[Phase, ...]
     prior: tuple[PriorCommitment, ...] = ()
+    delegate: str | None = None
+    """The member on the set's rota for this meeting: they hold the controls from the start."""
 
 
 class MeetingStarted(Event):

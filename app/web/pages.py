@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.db import access
+from app.db import access, schedule
 from app.db.meetings import current_meeting
+from app.web import set_meetings
 from app.web.deps import COOKIE, ServicesDep, now_ms
 from app.web.guard import Anyone, SetParticipant
 
@@ -56,6 +59,12 @@ def join(token: str, _: Anyone, services: ServicesDep) -> Response:
 
 @router.get("/meetings/{meeting_id}", response_class=HTMLResponse)
 async def room_page(meeting_id: str, who: SetParticipant, services: ServicesDep) -> Response:
+    rules = await asyncio.to_thread(
+        schedule.rules_to_accept, services.engine, meeting_id=meeting_id, person_id=who.person_id
+    )
+    if rules is not None:  # a member accepts the set's ground rules before their first meeting
+        html = set_meetings.ground_rules_page(services, rules, meeting_id)
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
     try:
         async with services.hub.hold(meeting_id) as room:
             if room.state.person(who.person_id) is None:

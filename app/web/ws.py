@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
+from app.db.schedule import rules_to_accept
 from app.domain import commands as c
 from app.domain.errors import DomainError
 from app.domain.model import Actor, Role
@@ -36,6 +37,12 @@ class BadMessage(Exception):
 @router.websocket("/meetings/{meeting_id}/ws")
 async def room_socket(websocket: WebSocket, meeting_id: str, who: SetParticipant) -> None:
     services = services_of(websocket.app)
+    pending = await asyncio.to_thread(
+        rules_to_accept, services.engine, meeting_id=meeting_id, person_id=who.person_id
+    )
+    if pending is not None:  # the ground rules come first, for API clients as for browsers
+        await websocket.close(code=CLOSE_POLICY)
+        return
     mode: Mode = "json" if websocket.query_params.get("mode") == "json" else "html"
     since = _parse_since(websocket.query_params.get("since"))
     try:
