@@ -29,6 +29,8 @@ from app.rooms.hub import Hub
 from app.rooms.service import RoomService
 from app.settings import Settings
 from app.web import auth_routes, health, pages, set_meetings, ws
+from app.web import programmes as programme_routes
+from app.web import sets as set_routes
 from app.web.deps import Services, now_ms, services_of
 from app.web.render import RoomRenderer
 
@@ -101,6 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(auth_routes.router)
     app.include_router(ws.router)
+    app.include_router(programme_routes.router)
+    app.include_router(set_routes.router)
     app.include_router(set_meetings.router)
     _check_vendor()
 

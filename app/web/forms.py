@@ -1,0 +1,35 @@
+"""What the admin pages share: rendering a page that is never cached, reading numbers and
+yes/no answers from plain HTML forms, and the short notices a redirect-after-post carries."""
+
+from __future__ import annotations
+
+from fastapi.responses import HTMLResponse
+
+from app.db.programmes import AdminError
+from app.web.deps import Services
+
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def page(services: Services, template: str, status: int = 200, **context: object) -> HTMLResponse:
+    defaults: dict[str, object] = {"signed_in": True, "notice": "", "errors": {}}
+    return HTMLResponse(
+        services.renderer.render(template, **(defaults | context)),
+        status_code=status,
+        headers=NO_STORE,
+    )
+
+
+def whole_number(raw: str, *, what: str) -> int:
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 6:
+        raise AdminError(f"{what} must be a whole number.")
+    return int(text)
+
+
+def yes_no(raw: str, *, what: str) -> bool:
+    if raw == "yes":
+        return True
+    if raw == "no":
+        return False
+    raise AdminError(f"Choose yes or no for {what}.")
