@@ -23,10 +23,19 @@ class SetItem:
 
 
 @dataclass(frozen=True)
+class ProgrammeSet:
+    id: str
+    name: str
+    members: int
+
+
+@dataclass(frozen=True)
 class ProgrammeItem:
     id: str
     name: str
     sets: int
+    set_list: tuple[ProgrammeSet, ...] = ()
+    """The programme's sets with their sizes (a lead sees counts, never content)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,25 @@ def home_of(engine: Engine, person_id: str) -> Home:
             .group_by(col(Programme.id))
             .order_by(col(Programme.name))
         ).all()
+        led_sets = session.exec(
+            select(LearningSet, func.count(col(Membership.person_id)))
+            .join(ProgrammeLead, col(ProgrammeLead.programme_id) == col(LearningSet.programme_id))
+            .join(
+                Membership,
+                (col(Membership.set_id) == col(LearningSet.id))
+                & (col(Membership.role) == Role.MEMBER.value),
+                isouter=True,
+            )
+            .where(ProgrammeLead.person_id == person_id)
+            .group_by(col(LearningSet.id))
+            .order_by(col(LearningSet.name))
+        ).all()
+    by_programme: dict[str, list[ProgrammeSet]] = {}
+    for learning_set, members in led_sets:
+        if learning_set.programme_id is not None:
+            by_programme.setdefault(learning_set.programme_id, []).append(
+                ProgrammeSet(id=learning_set.id, name=learning_set.name, members=members)
+            )
     sets = [
         SetItem(
             id=learning_set.id,
@@ -67,5 +95,8 @@ def home_of(engine: Engine, person_id: str) -> Home:
     return Home(
         name=person.name if person else "",
         sets=sets,
-        programmes=[ProgrammeItem(id=p.id, name=p.name, sets=n) for p, n in programmes],
+        programmes=[
+            ProgrammeItem(id=p.id, name=p.name, sets=n, set_list=tuple(by_programme.get(p.id, ())))
+            for p, n in programmes
+        ],
     )
