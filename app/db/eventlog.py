@@ -121,6 +121,12 @@ def _project(session: Session, meeting_id: str, stamped: e.Stamped, late_after_m
             if meeting is not None:
                 meeting.status = "live" if isinstance(ev, e.MeetingStarted) else "closed"
                 session.add(meeting)
+        case e.MeetingRescheduled():
+            meeting = session.get(Meeting, meeting_id)
+            if meeting is not None:
+                meeting.scheduled_at = ev.info.scheduled_at
+                meeting.duration_minutes = ev.info.planned_minutes
+                session.add(meeting)
         case e.QuestionAsked():
             q = ev.question
             session.add(

@@ -166,15 +166,43 @@ def schedule_meeting(
         raise ScheduleError(str(error)) from None
 
 
-def reschedule(
-    engine: Engine, *, meeting_id: str, scheduled_at: int, duration_minutes: int
-) -> None:
+def check_reschedule(engine: Engine, *, meeting_id: str) -> None:
+    """A meeting's date and length change only before it starts. The change itself is an
+    event in the meeting's log (`reschedule`), projected onto the meeting's row."""
     with Session(engine) as session:
-        meeting = _not_started(session, meeting_id)
-        meeting.scheduled_at = scheduled_at
-        meeting.duration_minutes = duration_minutes
-        session.add(meeting)
-        session.commit()
+        _not_started(session, meeting_id)
+
+
+@dataclass(frozen=True)
+class Dates:
+    """A meeting's date and length, and the date of the meeting after it, as the schedule has
+    them: what its log's MeetingInfo should say."""
+
+    scheduled_at: int | None
+    duration_minutes: int
+    next_meeting_at: int | None
+
+
+def dates_of(engine: Engine, *, meeting_id: str) -> Dates:
+    with Session(engine) as session:
+        meeting = session.get(Meeting, meeting_id)
+        if meeting is None:
+            raise ScheduleError("No such meeting.")
+        following = _numbered(session, meeting.set_id, meeting.number + 1)
+        return Dates(
+            scheduled_at=meeting.scheduled_at,
+            duration_minutes=meeting.duration_minutes,
+            next_meeting_at=following.scheduled_at if following else None,
+        )
+
+
+def previous_meeting(engine: Engine, *, meeting_id: str) -> str | None:
+    with Session(engine) as session:
+        meeting = session.get(Meeting, meeting_id)
+        if meeting is None:
+            return None
+        before = _numbered(session, meeting.set_id, meeting.number - 1)
+        return before.id if before else None
 
 
 def check_rota(engine: Engine, *, meeting_id: str, person_id: str | None) -> None:
@@ -299,6 +327,12 @@ def _set(session: Session, set_id: str) -> LearningSet:
     if learning_set is None:
         raise ScheduleError("No such set.")
     return learning_set
+
+
+def _numbered(session: Session, set_id: str, number: int) -> Meeting | None:
+    return session.exec(
+        select(Meeting).where(Meeting.set_id == set_id, Meeting.number == number)
+    ).first()
 
 
 def _not_started(session: Session, meeting_id: str) -> Meeting:

@@ -266,6 +266,16 @@ class TimerElapsed(Command):
     deadline_ms: int
 
 
+class Reschedule(Command):
+    """The set's schedule changed this meeting's date or length (only before it starts), or
+    the date of the meeting after it (shown in the summary, even after the close)."""
+
+    type: Literal["reschedule"] = "reschedule"
+    scheduled_at: Annotated[int, Field(ge=0)] | None = None
+    planned_minutes: Annotated[int, Field(ge=1, le=1440)] = 180
+    next_meeting_at: Annotated[int, Field(ge=0)] | None = None
+
+
 AnyCommand = Annotated[
     StartMeeting
     | NextPhase
@@ -300,11 +310,12 @@ AnyCommand = Annotated[
     | ReportBack
     | Join
     | Leave
+    | Reschedule
     | TimerElapsed,
     Field(discriminator="type"),
 ]
 
-SYSTEM_COMMANDS = frozenset({"join", "leave", "timer_elapsed"})
+SYSTEM_COMMANDS = frozenset({"join", "leave", "timer_elapsed", "reschedule"})
 """Sent by the server alone; a client that names one is refused."""
 
 _adapter: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)

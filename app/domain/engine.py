@@ -55,10 +55,12 @@ _BEFORE_START = frozenset(
         "take_back",
         "join",
         "leave",
+        "reschedule",
     }
 )
-# Presence is still recorded after the close; nothing else changes.
-_AFTER_CLOSE = frozenset({"join", "leave"})
+# Presence is still recorded after the close, and the next meeting's date for the summary;
+# nothing else changes.
+_AFTER_CLOSE = frozenset({"join", "leave", "reschedule"})
 
 Events = list[e.AnyEvent]
 Handler = Callable[[MeetingState, Any, Actor, int], Events]
@@ -681,6 +683,21 @@ def _take_back(state: MeetingState, cmd: c.TakeBack, actor: Actor, now: int) -> 
     return [e.ControlsHanded(member=None)]
 
 
+def _reschedule(state: MeetingState, cmd: c.Reschedule, actor: Actor, now: int) -> Events:
+    info = state.info
+    moved = (cmd.scheduled_at, cmd.planned_minutes) != (info.scheduled_at, info.planned_minutes)
+    if moved and state.status is not MeetingStatus.NOT_STARTED:
+        raise NotNow("The meeting has started: its date and length stay as they were.")
+    if not moved and cmd.next_meeting_at == info.next_meeting_at:
+        raise NotNow("The meeting's dates are already so.")
+    dates = {
+        "scheduled_at": cmd.scheduled_at,
+        "planned_minutes": cmd.planned_minutes,
+        "next_meeting_at": cmd.next_meeting_at,
+    }
+    return [e.MeetingRescheduled(info=info.model_copy(update=dates))]
+
+
 def _close_meeting(state: MeetingState, cmd: c.CloseMeeting, actor: Actor, now: int) -> Events:
     _require_controller(state, actor)
     return [e.MeetingClosed(at=now, timer=Timer())]
@@ -739,6 +756,7 @@ _HANDLERS: dict[str, Handler] = {
     "join": _join,
     "leave": _leave,
     "timer_elapsed": _timer_elapsed,
+    "reschedule": _reschedule,
 }
 assert set(_HANDLERS) == set(c.COMMAND_TYPES), "every command needs exactly one handler"
 
@@ -875,6 +893,8 @@ def _apply_event(s: MeetingState, ev: e.AnyEvent) -> MeetingState:
             )
         case e.ControlsHanded():
             return s.model_copy(update={"delegate": ev.member})
+        case e.MeetingRescheduled():
+            return s.model_copy(update={"info": ev.info})
         case e.MeetingClosed():
             phases = tuple(
                 p.model_copy(update={"status": PhaseStatus.DONE})

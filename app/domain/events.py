@@ -179,6 +179,13 @@ class MeetingClosed(Event):
     timer: Timer
 
 
+class MeetingRescheduled(Event):
+    """The meeting's date, length or next date changed (the set's schedule)."""
+
+    type: Literal["meeting_rescheduled"] = "meeting_rescheduled"
+    info: MeetingInfo
+
+
 class MemberJoined(Event):
     type: Literal["member_joined"] = "member_joined"
     connection: str
@@ -215,6 +222,7 @@ AnyEvent = Annotated[
     | CommitmentReported
     | ControlsHanded
     | MeetingClosed
+    | MeetingRescheduled
     | MemberJoined
     | MemberLeft,
     Field(discriminator="type"),

@@ -11,6 +11,7 @@ the calendar and accepting the ground rules are for the set's participants (SetP
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -110,7 +111,7 @@ async def schedule_next(
         rota_person = rota or None
         if rota_person is not None and set_id not in who.facilitates:
             raise ScheduleError("Only a facilitator of the set chooses who facilitates.")
-        await asyncio.to_thread(
+        meeting_id = await asyncio.to_thread(
             schedule.schedule_meeting,
             services.engine,
             set_id=set_id,
@@ -123,11 +124,12 @@ async def schedule_next(
         return _schedule_page(
             services, who, set_id, _zone(zone), 400, errors={"new": str(error)}, values=values
         )
+    await _show_next_date(services, meeting_id)
     return _back_to_schedule(set_id, zone)
 
 
 @router.post("/meetings/{meeting_id}/schedule", response_class=HTMLResponse)
-def reschedule(
+async def reschedule(
     meeting_id: str,
     who: SetAdmin,
     services: ServicesDep,
@@ -136,17 +138,52 @@ def reschedule(
     duration: Annotated[str, Form(max_length=10)] = "",
     zone: Annotated[str, Form(max_length=64)] = DEFAULT_ZONE,
 ) -> Response:
-    set_id = schedule.meeting_set(services.engine, meeting_id=meeting_id)
+    """A new date or length for a meeting not yet started: an event in its log (the room shows
+    it at once; the meeting's row follows from it), and the date the meeting before shows as
+    its next."""
+    engine = services.engine
+    set_id = await asyncio.to_thread(schedule.meeting_set, engine, meeting_id=meeting_id)
     try:
         at, minutes = _when(day, start, duration, zone)
-        schedule.reschedule(
-            services.engine, meeting_id=meeting_id, scheduled_at=at, duration_minutes=minutes
+        await asyncio.to_thread(schedule.check_reschedule, engine, meeting_id=meeting_id)
+        dates = await asyncio.to_thread(schedule.dates_of, engine, meeting_id=meeting_id)
+        command = c.Reschedule(
+            scheduled_at=at, planned_minutes=minutes, next_meeting_at=dates.next_meeting_at
         )
+        await _record(services, meeting_id, command)
     except ScheduleError as error:
         return _schedule_page(
             services, who, set_id, _zone(zone), 400, errors={meeting_id: str(error)}
         )
+    await _show_next_date(services, meeting_id)
     return _back_to_schedule(set_id, zone)
+
+
+async def _show_next_date(services: ServicesDep, meeting_id: str) -> None:
+    """Tell the meeting before this one its next date (its summary shows it)."""
+    engine = services.engine
+    before = await asyncio.to_thread(schedule.previous_meeting, engine, meeting_id=meeting_id)
+    if before is None:
+        return
+    dates = await asyncio.to_thread(schedule.dates_of, engine, meeting_id=before)
+    command = c.Reschedule(
+        scheduled_at=dates.scheduled_at,
+        planned_minutes=dates.duration_minutes,
+        next_meeting_at=dates.next_meeting_at,
+    )
+    with contextlib.suppress(ScheduleError):  # its own page shows its own dates regardless
+        await _record(services, before, command)
+
+
+async def _record(services: ServicesDep, meeting_id: str, command: c.Reschedule) -> None:
+    try:
+        await services.rooms.handle(meeting_id, Actor.system(), command)
+    except NotNow:
+        pass  # the log says so already
+    except DomainError as refused:
+        raise ScheduleError(refused.message) from None
+    except LookupError:
+        raise ScheduleError("This meeting's log cannot be read; try again.") from None
 
 
 @router.post("/meetings/{meeting_id}/rota", response_class=HTMLResponse)

@@ -216,7 +216,9 @@ def test_events_folded_equal_a_fresh_snapshot_for_every_event_type(
             last = _server_state(db_url, seeded.meeting_id).seq
             await watcher.wait_for(lambda s, last=last: s.seq == last)  # type: ignore[misc]
             assert watcher.snapshots == 0
-            assert {ev.event.type for ev in watcher.events} == set(EVENT_TYPES)
+            # A meeting is rescheduled from the set's schedule page, not in the room.
+            seen = {ev.event.type for ev in watcher.events}
+            assert seen == set(EVENT_TYPES) - {"meeting_rescheduled"}
             fresh = await _client(server, seeded, watcher.you["id"]).connect()
             # The fresh client's own arrival is one more event; compare at the same point.
             await watcher.wait_for(lambda s, seq=fresh.seq: s.seq == seq)  # type: ignore[misc]

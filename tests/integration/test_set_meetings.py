@@ -103,6 +103,11 @@ def test_the_facilitator_schedules_a_meeting_and_members_download_the_calendar(
             assert refused.status_code == 400, bad
             assert 'role="alert"' in refused.text and reason in refused.text
         assert len(_meetings(db_url, seeded.set_id)) == 2, "a refused form creates nothing"
+        # The meeting's log holds its dates: the room shows them, the summary its next date.
+        info = _state(db_url, seeded.meeting_id).info
+        assert info.scheduled_at == _ms("2031-01-14T09:30:00+00:00")
+        assert info.next_meeting_at == _ms("2031-06-10T13:00:00+00:00")
+        assert _state(db_url, _meetings(db_url, seeded.set_id)[1].id).info.planned_minutes == 150
         calendar = fac.get(f"/sets/{seeded.set_id}/calendar.ics")
         again = fac.get(f"/sets/{seeded.set_id}/calendar.ics")
 
@@ -129,6 +134,7 @@ def test_the_facilitator_schedules_a_meeting_and_members_download_the_calendar(
     with _member(server, seeded.tokens[seeded.members[0]]) as member:
         room = member.get(f"/meetings/{seeded.meeting_id}")
         assert f"/meetings/{seeded.meeting_id}/calendar.ics" in room.text
+        assert "Planned for" in room.text and "14 Jan 2031, 09:30 UTC" in room.text
         mine = member.get(f"/meetings/{seeded.meeting_id}/calendar.ics")
         assert mine.status_code == 200 and mine.content.count(b"BEGIN:VEVENT") == 2
         assert member.get(f"/sets/{seeded.set_id}/calendar.ics").status_code == 200

@@ -31,6 +31,7 @@ from app.domain.views import summary
 from tests.factories import START_MS, Log, opened, prior_commitment, roster
 
 MIN = 60_000
+DAY = 86_400_000
 
 # --- A meeting at every position ---------------------------------------------------------------
 #
@@ -556,6 +557,46 @@ CASES: dict[str, list[Case]] = {
             lambda g: (c.Leave(connection="conn-m1"), None, None),
             expect("member_left", not_started="member_left", closed="member_left"),
         )
+    ],
+    "reschedule": [
+        Case(
+            "a new date",
+            lambda g: (
+                c.Reschedule(scheduled_at=START_MS + 7 * DAY, planned_minutes=150),
+                None,
+                None,
+            ),
+            expect("not_now", not_started="meeting_rescheduled", closed="not_now"),
+        ),
+        Case(
+            "the next meeting's date, even after the close",
+            lambda g: (
+                c.Reschedule(
+                    scheduled_at=g.state.info.scheduled_at,
+                    planned_minutes=g.state.info.planned_minutes,
+                    next_meeting_at=START_MS + 28 * DAY,
+                ),
+                None,
+                None,
+            ),
+            expect(
+                "meeting_rescheduled",
+                not_started="meeting_rescheduled",
+                closed="meeting_rescheduled",
+            ),
+        ),
+        Case(
+            "the dates it already has",
+            lambda g: (
+                c.Reschedule(
+                    scheduled_at=g.state.info.scheduled_at,
+                    planned_minutes=g.state.info.planned_minutes,
+                ),
+                None,
+                None,
+            ),
+            expect("not_now", closed="not_now"),
+        ),
     ],
     "timer_elapsed": [
         Case(

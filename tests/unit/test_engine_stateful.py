@@ -132,6 +132,11 @@ BUILDERS: dict[str, Builder] = {
     ),
     "join": lambda d, s: c.Join(connection=_connection(d, s), participant=_person(d, s)),
     "leave": lambda d, s: c.Leave(connection=_connection(d, s)),
+    "reschedule": lambda d, s: c.Reschedule(
+        scheduled_at=d.draw(st.none() | st.integers(0, 2**41)),
+        planned_minutes=d.draw(st.integers(1, 1440)),
+        next_meeting_at=d.draw(st.none() | st.integers(0, 2**41)),
+    ),
     "timer_elapsed": lambda d, s: c.TimerElapsed(
         deadline_ms=s.timer.deadline_ms or d.draw(st.integers(0, 2**41))
     ),
