@@ -288,7 +288,7 @@ def table(ladder: Ladder) -> Iterator[str]:
     yield (
         f"{'rooms':>5} {'conns':>6} {'held':>6} {'events/s':>8} {'deliv/s':>8} {'p50':>7} "
         f"{'p95':>7} {'p99':>7} {'max':>7} {'lost':>5} {'drop':>5} {'srv%':>5} {'wait%':>5} "
-        f"{'gen%':>5} "
+        f"{'gen%':>5} {'wait%':>5} "
         f"{'KiB/c':>6} {'conn s':>6}  result"
     )
     for s in ladder.steps:
@@ -297,7 +297,8 @@ def table(ladder: Ladder) -> Iterator[str]:
             f"{s['deliveries_per_s']:>8} {s['p50_ms']:>7} {s['p95_ms']:>7} {s['p99_ms']:>7} "
             f"{s['max_ms']:>7} {s['lost']:>5} {s['dropped']:>5} {s['server_cpu_pct']:>5} "
             f"{s['server_wait_pct']:>5} "
-            f"{s['loadgen_cpu_pct']:>5} {s['kib_per_conn']:>6} {s['connect_s']:>6}  "
+            f"{s['loadgen_cpu_pct']:>5} {s['loadgen_wait_pct']:>5} "
+            f"{s['kib_per_conn']:>6} {s['connect_s']:>6}  "
             + ("ok" if s["held_ok"] else s["failed"])
         )
     yield f"stopped: {ladder.stop or 'n/a'}; held {ladder.max_rooms} rooms"

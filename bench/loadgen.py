@@ -319,6 +319,7 @@ class LoadGen:
         until = stats.measure_from + self.duration
         cpu_before = [cpu_seconds(pid) for pid in self.pids]
         waited_before = [run_queue_seconds(pid) for pid in self.pids]
+        own_waited_before = run_queue_seconds(os.getpid())
         own_before = time.process_time()
         self.loop.call_at(
             self.loop.time() + (stats.measure_from - time.perf_counter()),
@@ -331,6 +332,7 @@ class LoadGen:
         waited = sum(
             run_queue_seconds(p) - b for p, b in zip(self.pids, waited_before, strict=True)
         )
+        own_waited = run_queue_seconds(os.getpid()) - own_waited_before
         window = time.perf_counter() - stats.measure_from
         # Wait for what is still on its way, up to the timeout; the rest is lost.
         with contextlib.suppress(TimeoutError):
@@ -377,6 +379,7 @@ class LoadGen:
             "server_cpu_pct": round(100 * server_cpu / window, 1),
             "loadgen_cpu_pct": round(100 * own_cpu / window, 1),
             "server_wait_pct": round(100 * waited / window, 1),
+            "loadgen_wait_pct": round(100 * own_waited / window, 1),
         }
         failed = []
         if not latencies or result["p99_ms"] > self.p99_limit_ms:
