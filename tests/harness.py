@@ -308,6 +308,8 @@ class RoomClient:
     events: list[e.Stamped] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     snapshots: int = 0
+    in_lobby: bool = False
+    """Waiting to be let into a locked meeting (the server sent "lobby" and nothing else)."""
     _ws: Any = None
     _reader: asyncio.Task[None] | None = None
     _replies: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
@@ -327,8 +329,14 @@ class RoomClient:
             url, additional_headers={"Cookie": f"setroom_session={self.cookie}"}
         )
         self._reader = asyncio.create_task(self._read())
-        await self.wait_for(lambda s: True)
+        await asyncio.wait_for(self._until(lambda: self.state is not None or self.in_lobby), 10)
         return self
+
+    async def _until(self, ready: Callable[[], bool]) -> None:
+        while not ready():
+            self._raise_failure()
+            self._changed.clear()
+            await self._changed.wait()
 
     async def reconnect(self) -> RoomClient:
         """Come back after a drop, naming the last sequence seen, as the protocol asks."""
@@ -375,7 +383,10 @@ class RoomClient:
                 self.you = message["you"]
                 if self.state is None:
                     self.state = MeetingState(meeting_id=self.meeting_id)
+            if op == "lobby":
+                self.in_lobby = True
             if op == "welcome":
+                self.in_lobby = False
                 self.state = MeetingState.model_validate(message["state"])
                 self.you = message["you"]
                 self.snapshots += 1

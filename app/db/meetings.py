@@ -159,7 +159,15 @@ def current_meeting(engine: Engine, set_id: str) -> Meeting | None:
         ).first()
 
 
-def open_meetings(engine: Engine) -> list[str]:
-    """Meetings not yet closed."""
+def open_meetings(engine: Engine, *, set_id: str | None = None) -> list[str]:
+    """Meetings not yet closed (of one set, when given)."""
+    query = select(Meeting.id).where(Meeting.status != "closed")
+    if set_id is not None:
+        query = query.where(Meeting.set_id == set_id)
     with Session(engine) as session:
-        return list(session.exec(select(Meeting.id).where(Meeting.status != "closed")).all())
+        return list(session.exec(query).all())
+
+
+def set_roster(engine: Engine, set_id: str) -> tuple[Participant, ...]:
+    with Session(engine) as session:
+        return roster(session, set_id)

@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.domain.model import PhaseKind, ReportStatus
+from app.domain.model import Participant, PhaseKind, ReportStatus
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
 Line = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)]
@@ -191,6 +191,18 @@ class CloseMeeting(Command):
     type: Literal["close_meeting"] = "close_meeting"
 
 
+class LockMeeting(Command):
+    """Lock (or unlock) the meeting: newcomers then wait in the lobby until admitted."""
+
+    type: Literal["lock_meeting"] = "lock_meeting"
+    locked: bool = True
+
+
+class Admit(Command):
+    type: Literal["admit"] = "admit"
+    member: Id
+
+
 # Members (and facilitators where it makes sense)
 
 
@@ -276,6 +288,33 @@ class Reschedule(Command):
     next_meeting_at: Annotated[int, Field(ge=0)] | None = None
 
 
+class Knock(Command):
+    """Someone arrived at a locked meeting and waits in the lobby."""
+
+    type: Literal["knock"] = "knock"
+    participant: Id
+
+
+class LeaveLobby(Command):
+    type: Literal["leave_lobby"] = "leave_lobby"
+    participant: Id
+
+
+class RevokeAccess(Command):
+    """A person's link was revoked: their open sockets close (they may come back with a valid
+    session)."""
+
+    type: Literal["revoke_access"] = "revoke_access"
+    participant: Id
+
+
+class SetRoster(Command):
+    """The set's membership changed: who is in the meeting follows it."""
+
+    type: Literal["set_roster"] = "set_roster"
+    roster: tuple[Participant, ...]
+
+
 AnyCommand = Annotated[
     StartMeeting
     | NextPhase
@@ -300,6 +339,8 @@ AnyCommand = Annotated[
     | HandOver
     | TakeBack
     | CloseMeeting
+    | LockMeeting
+    | Admit
     | RaiseHand
     | LowerHand
     | AskQuestion
@@ -311,11 +352,26 @@ AnyCommand = Annotated[
     | Join
     | Leave
     | Reschedule
-    | TimerElapsed,
+    | TimerElapsed
+    | Knock
+    | LeaveLobby
+    | RevokeAccess
+    | SetRoster,
     Field(discriminator="type"),
 ]
 
-SYSTEM_COMMANDS = frozenset({"join", "leave", "timer_elapsed", "reschedule"})
+SYSTEM_COMMANDS = frozenset(
+    {
+        "join",
+        "leave",
+        "timer_elapsed",
+        "reschedule",
+        "knock",
+        "leave_lobby",
+        "revoke_access",
+        "set_roster",
+    }
+)
 """Sent by the server alone; a client that names one is refused."""
 
 _adapter: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)

@@ -56,11 +56,17 @@ _BEFORE_START = frozenset(
         "join",
         "leave",
         "reschedule",
+        "lock_meeting",
+        "admit",
+        "knock",
+        "leave_lobby",
+        "revoke_access",
+        "set_roster",
     }
 )
 # Presence is still recorded after the close, and the next meeting's date for the summary;
 # nothing else changes.
-_AFTER_CLOSE = frozenset({"join", "leave", "reschedule"})
+_AFTER_CLOSE = frozenset({"join", "leave", "reschedule", "revoke_access"})
 
 Events = list[e.AnyEvent]
 Handler = Callable[[MeetingState, Any, Actor, int], Events]
@@ -110,7 +116,7 @@ def replay(meeting_id: str, log: Iterable[e.Stamped]) -> MeetingState:
 
 def _require_person(state: MeetingState, actor: Actor) -> Participant:
     person = state.person(actor.participant)
-    if person is None or person.role is not actor.role:
+    if person is None or not person.active or person.role is not actor.role:
         raise Forbidden("You are not part of this meeting.")
     return person
 
@@ -703,14 +709,83 @@ def _close_meeting(state: MeetingState, cmd: c.CloseMeeting, actor: Actor, now: 
     return [e.MeetingClosed(at=now, timer=Timer())]
 
 
+# The lobby and access
+
+
+def _lock_meeting(state: MeetingState, cmd: c.LockMeeting, actor: Actor, now: int) -> Events:
+    _require_controller(state, actor)
+    if state.locked == cmd.locked:
+        raise NotNow("The meeting is already locked." if cmd.locked else "It is not locked.")
+    if cmd.locked:
+        inside = tuple(p.id for p in state.members() if p.id in state.online)
+        admitted = (*state.admitted, *(p for p in inside if p not in state.admitted))
+        return [e.MeetingLocked(locked=True, admitted=admitted, waiting=())]
+    # Unlocking lets everyone waiting in.
+    return [e.MeetingLocked(locked=False, admitted=(*state.admitted, *state.waiting), waiting=())]
+
+
+def _admit(state: MeetingState, cmd: c.Admit, actor: Actor, now: int) -> Events:
+    _require_controller(state, actor)
+    _member(state, cmd.member)
+    if state.may_enter(cmd.member):
+        raise NotNow("That member can already come in.")
+    return [e.MemberAdmitted(participant=cmd.member)]
+
+
+def _knock(state: MeetingState, cmd: c.Knock, actor: Actor, now: int) -> Events:
+    person = state.person(cmd.participant)
+    if person is None or not person.active:
+        raise Forbidden("You are not part of this meeting.")
+    if state.may_enter(cmd.participant):
+        raise NotNow("The room is open to you.")
+    if cmd.participant in state.waiting:
+        raise NotNow("Already waiting.")
+    return [e.MemberWaiting(participant=cmd.participant)]
+
+
+def _leave_lobby(state: MeetingState, cmd: c.LeaveLobby, actor: Actor, now: int) -> Events:
+    if cmd.participant not in state.waiting:
+        raise NotNow("Not waiting.")
+    return [e.WaitingLeft(participant=cmd.participant)]
+
+
+def _revoke_access(state: MeetingState, cmd: c.RevokeAccess, actor: Actor, now: int) -> Events:
+    if state.person(cmd.participant) is None:
+        raise NotFound("No such person in this meeting.")
+    return [e.AccessRevoked(participant=cmd.participant)]
+
+
+def _set_roster(state: MeetingState, cmd: c.SetRoster, actor: Actor, now: int) -> Events:
+    """Follow the set's membership: newcomers join the roster; those who left stay on it,
+    inactive, so the meeting's history keeps their names."""
+    ids = [p.id for p in cmd.roster]
+    if len(set(ids)) != len(ids):
+        raise Invalid("Each person appears once on the roster.")
+    current = {p.id: p for p in cmd.roster}
+    kept = tuple(
+        current[p.id].model_copy(update={"active": True})
+        if p.id in current
+        else p.model_copy(update={"active": False})
+        for p in state.roster
+    )
+    known = {p.id for p in state.roster}
+    roster = kept + tuple(p for p in cmd.roster if p.id not in known)
+    if roster == state.roster:
+        raise NotNow("The roster is unchanged.")
+    return [e.RosterSet(roster=roster)]
+
+
 # Presence
 
 
 def _join(state: MeetingState, cmd: c.Join, actor: Actor, now: int) -> Events:
-    if state.person(cmd.participant) is None:
+    person = state.person(cmd.participant)
+    if person is None or not person.active:
         raise Forbidden("You are not part of this meeting.")
     if cmd.connection in state.connections:
         raise Invalid("That connection has already joined.")
+    if not state.may_enter(cmd.participant):
+        raise NotNow("The meeting is locked: wait in the lobby to be let in.")
     return [e.MemberJoined(connection=cmd.connection, participant=cmd.participant, at=now)]
 
 
@@ -757,6 +832,12 @@ _HANDLERS: dict[str, Handler] = {
     "leave": _leave,
     "timer_elapsed": _timer_elapsed,
     "reschedule": _reschedule,
+    "lock_meeting": _lock_meeting,
+    "admit": _admit,
+    "knock": _knock,
+    "leave_lobby": _leave_lobby,
+    "revoke_access": _revoke_access,
+    "set_roster": _set_roster,
 }
 assert set(_HANDLERS) == set(c.COMMAND_TYPES), "every command needs exactly one handler"
 
@@ -911,6 +992,37 @@ def _apply_event(s: MeetingState, ev: e.AnyEvent) -> MeetingState:
                     "timer": ev.timer,
                     "stage": None,
                     "phases": phases,
+                }
+            )
+        case e.MeetingLocked():
+            return s.model_copy(
+                update={"locked": ev.locked, "admitted": ev.admitted, "waiting": ev.waiting}
+            )
+        case e.MemberWaiting():
+            return s.model_copy(update={"waiting": (*s.waiting, ev.participant)})
+        case e.MemberAdmitted():
+            return s.model_copy(
+                update={
+                    "admitted": (*s.admitted, ev.participant),
+                    "waiting": tuple(w for w in s.waiting if w != ev.participant),
+                }
+            )
+        case e.WaitingLeft():
+            return s.model_copy(
+                update={"waiting": tuple(w for w in s.waiting if w != ev.participant)}
+            )
+        case e.AccessRevoked():
+            return s
+        case e.RosterSet():
+            kept = {p.id for p in ev.roster if p.active}
+            return s.model_copy(
+                update={
+                    "roster": ev.roster,
+                    "speaker": s.speaker if s.speaker in kept else None,
+                    "hands": tuple(h for h in s.hands if h in kept),
+                    "delegate": s.delegate if s.delegate in kept else None,
+                    "admitted": tuple(a for a in s.admitted if a in kept),
+                    "waiting": tuple(w for w in s.waiting if w in kept),
                 }
             )
         case e.MemberJoined():

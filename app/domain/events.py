@@ -186,6 +186,42 @@ class MeetingRescheduled(Event):
     info: MeetingInfo
 
 
+class MeetingLocked(Event):
+    """Locked: newcomers wait in the lobby; those in the room when it locked stay admitted."""
+
+    type: Literal["meeting_locked"] = "meeting_locked"
+    locked: bool
+    admitted: tuple[str, ...]
+    waiting: tuple[str, ...]
+
+
+class MemberWaiting(Event):
+    type: Literal["member_waiting"] = "member_waiting"
+    participant: str
+
+
+class MemberAdmitted(Event):
+    type: Literal["member_admitted"] = "member_admitted"
+    participant: str
+
+
+class WaitingLeft(Event):
+    type: Literal["waiting_left"] = "waiting_left"
+    participant: str
+
+
+class AccessRevoked(Event):
+    """The person's sockets close; the state does not change."""
+
+    type: Literal["access_revoked"] = "access_revoked"
+    participant: str
+
+
+class RosterSet(Event):
+    type: Literal["roster_set"] = "roster_set"
+    roster: tuple[Participant, ...]
+
+
 class MemberJoined(Event):
     type: Literal["member_joined"] = "member_joined"
     connection: str
@@ -223,6 +259,12 @@ AnyEvent = Annotated[
     | ControlsHanded
     | MeetingClosed
     | MeetingRescheduled
+    | MeetingLocked
+    | MemberWaiting
+    | MemberAdmitted
+    | WaitingLeft
+    | AccessRevoked
+    | RosterSet
     | MemberJoined
     | MemberLeft,
     Field(discriminator="type"),

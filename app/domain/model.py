@@ -80,6 +80,8 @@ class Participant(Frozen):
     name: str
     org: str = ""
     role: Role = Role.MEMBER
+    active: bool = True
+    """False once removed from the set: kept for the meeting's history, but no longer let in."""
 
 
 class Actor(Frozen):
@@ -206,6 +208,11 @@ class MeetingState(Frozen):
     commitments: tuple[Commitment, ...] = ()
     prior: tuple[PriorCommitment, ...] = ()
     delegate: str | None = None
+    locked: bool = False
+    admitted: tuple[str, ...] = ()
+    """Members let into a locked meeting (or in it when it was locked)."""
+    waiting: tuple[str, ...] = ()
+    """Members in the lobby of a locked meeting, in order of arrival."""
     connections: dict[str, str] = {}
     """Open connections: connection id -> participant id."""
     first_seen: dict[str, int] = {}
@@ -240,9 +247,21 @@ class MeetingState(Frozen):
     def is_controller(self, participant: str | None) -> bool:
         """A facilitator, or the member the facilitator handed the controls to."""
         person = self.person(participant)
-        if person is None:
+        if person is None or not person.active:
             return False
         return person.role is Role.FACILITATOR or participant == self.delegate
 
+    def may_enter(self, participant: str | None) -> bool:
+        """Whether the room is open to this person now: a facilitator is never locked out."""
+        person = self.person(participant)
+        if person is None or not person.active:
+            return False
+        return (
+            not self.locked
+            or person.role is Role.FACILITATOR
+            or participant == self.delegate
+            or participant in self.admitted
+        )
+
     def members(self) -> tuple[Participant, ...]:
-        return tuple(p for p in self.roster if p.role is Role.MEMBER)
+        return tuple(p for p in self.roster if p.role is Role.MEMBER and p.active)

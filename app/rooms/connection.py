@@ -22,6 +22,7 @@ class Connection:
     limit: int = 1000
     queue: asyncio.Queue[str | None] = field(init=False)
     dropped: bool = False
+    close_code: int | None = None
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(maxsize=self.limit)
@@ -37,8 +38,10 @@ class Connection:
             self.dropped = True
             self._stop_now()
 
-    def close(self) -> None:
-        """Ask the sender to stop after what is queued."""
+    def close(self, code: int | None = None) -> None:
+        """Ask the sender to stop after what is queued, closing the socket with `code`."""
+        if code is not None:
+            self.close_code = code
         try:
             self.queue.put_nowait(None)
         except asyncio.QueueFull:

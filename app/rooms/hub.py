@@ -31,6 +31,9 @@ from app.rooms.connection import Connection
 
 log = logging.getLogger(__name__)
 
+CLOSE_POLICY = 1008
+"""Closing code for a socket whose person may no longer be in the room."""
+
 Clock = Callable[[], int]
 OnDeadline = Callable[[str, int], Awaitable[None]]
 
@@ -55,6 +58,8 @@ class Room:
     timer_task: asyncio.Task[None] | None = None
     timer_deadline: int | None = None
     users: int = 0
+    lobby: dict[str, set[asyncio.Event]] = field(default_factory=dict)
+    """Participants waiting to be let into a locked meeting, each socket with its own signal."""
     """Sockets and commands holding the room (Hub.hold); it is released at zero."""
 
 
@@ -183,9 +188,9 @@ class Hub:
             }
         )
 
-    def detach(self, room: Room, conn: Connection) -> None:
+    def detach(self, room: Room, conn: Connection, *, code: int | None = None) -> None:
         room.connections.pop(conn.id, None)
-        conn.close()
+        conn.close(code)
 
     async def _release(self, room: Room) -> None:
         """Forget a room nobody here holds; it reloads from the log when needed."""
@@ -214,6 +219,7 @@ class Hub:
             room.recent.append(stamped)
         room.state = state
         self._watch_timer(room)
+        self._enforce_access(room, fresh)
         html = [c for c in room.connections.values() if c.mode == "html"]
         if html:
             now = self._clock()
@@ -229,6 +235,34 @@ class Hub:
                     continue
                 conn.send(regions)
         return True
+
+    def wait_in_lobby(self, room: Room, participant: str) -> asyncio.Event:
+        """A signal set when `participant` may come into the room."""
+        admitted = asyncio.Event()
+        room.lobby.setdefault(participant, set()).add(admitted)
+        if room.state.may_enter(participant):
+            admitted.set()
+        return admitted
+
+    def leave_lobby(self, room: Room, participant: str, admitted: asyncio.Event) -> None:
+        waiters = room.lobby.get(participant)
+        if waiters is not None:
+            waiters.discard(admitted)
+            if not waiters:
+                del room.lobby[participant]
+
+    def _enforce_access(self, room: Room, fresh: list[e.Stamped]) -> None:
+        """Close the sockets of people who may no longer be here (a revoked link, removed from
+        the set), and let in those waiting in the lobby who now may."""
+        revoked = {s.event.participant for s in fresh if isinstance(s.event, e.AccessRevoked)}
+        for conn in list(room.connections.values()):
+            person = room.state.person(conn.participant)
+            if conn.participant in revoked or person is None or not person.active:
+                self.detach(room, conn, code=CLOSE_POLICY)
+        for participant, waiters in room.lobby.items():
+            if room.state.may_enter(participant):
+                for admitted in waiters:
+                    admitted.set()
 
     @staticmethod
     def _event_message(

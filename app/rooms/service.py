@@ -4,11 +4,12 @@ and the broker), in that order, and publish only after the commit."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from sqlalchemy import Engine
 
-from app.db import eventlog
+from app.db import eventlog, meetings
 from app.domain import commands as c
 from app.domain import events as e
 from app.domain.engine import decide
@@ -104,6 +105,20 @@ class RoomService:
                 await self._broker.publish(meeting_id, batch[-1].seq)
                 return batch[-1].seq
         raise RoomMovedOn("The room is busy; try again.")
+
+    async def follow_membership(self, set_id: str, *, revoked: str | None = None) -> None:
+        """After a set's membership or links changed: each of its open meetings takes the new
+        roster, and the sockets of anyone removed (or whose link was revoked) close."""
+        roster = await asyncio.to_thread(meetings.set_roster, self._engine, set_id)
+        for meeting_id in await asyncio.to_thread(
+            meetings.open_meetings, self._engine, set_id=set_id
+        ):
+            commands: list[c.AnyCommand] = [c.SetRoster(roster=roster)]
+            if revoked is not None:
+                commands.append(c.RevokeAccess(participant=revoked))
+            for command in commands:
+                with contextlib.suppress(DomainError, LookupError):
+                    await self.handle(meeting_id, Actor.system(), command)
 
     async def _deadline(self, meeting_id: str, deadline: int) -> None:
         await self.handle(meeting_id, Actor.system(), c.TimerElapsed(deadline_ms=deadline))

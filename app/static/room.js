@@ -229,6 +229,12 @@
 
   document.addEventListener("htmx:wsBeforeMessage", capture);
   document.addEventListener("htmx:wsAfterMessage", function () {
+    // Let in from the lobby: load the room itself.
+    var lobby = document.getElementById("room-lobby");
+    if (lobby && lobby.getAttribute("data-admitted") === "true") {
+      window.location.reload();
+      return;
+    }
     readOffset();
     showConn();
     restore();

@@ -67,15 +67,20 @@ async def room_page(meeting_id: str, who: SetParticipant, services: ServicesDep)
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
     try:
         async with services.hub.hold(meeting_id) as room:
-            if room.state.person(who.person_id) is None:
+            person = room.state.person(who.person_id)
+            if person is None or not person.active:
                 raise HTTPException(
                     status_code=403,
                     detail="You joined this set after this meeting was planned; "
                     "you will be in its next one.",
                 )
-            html = services.renderer.page(
-                room.state, who.person_id, ws_url=f"/meetings/{meeting_id}/ws", now_ms=now_ms()
-            )
+            ws_url = f"/meetings/{meeting_id}/ws"
+            if room.state.may_enter(who.person_id):
+                html = services.renderer.page(
+                    room.state, who.person_id, ws_url=ws_url, now_ms=now_ms()
+                )
+            else:  # a locked meeting: nothing of the room until let in
+                html = services.renderer.lobby_page(ws_url=ws_url)
     except LookupError:
         raise HTTPException(status_code=404, detail="No such meeting.") from None
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})

@@ -314,6 +314,25 @@ class RoomRenderer:
         """The page for someone who arrives without a join link."""
         return self._env.get_template("welcome.html").render()
 
+    def lobby_page(self, *, ws_url: str) -> str:
+        """The page of someone waiting to be let into a locked meeting: no room content."""
+        return self._env.get_template("lobby.html").render(ws_url=ws_url)
+
+    @staticmethod
+    def lobby_page_region() -> str:
+        return (
+            '<div id="room-lobby" role="status" aria-live="polite"><p>The facilitator has '
+            "locked this meeting. They can see you are here and will let you in shortly.</p></div>"
+        )
+
+    @staticmethod
+    def admitted() -> str:
+        """The lobby region once let in: room.js then loads the room."""
+        return (
+            '<div id="room-lobby" role="status" aria-live="polite" data-admitted="true">'
+            "<p>You are in: opening the room…</p></div>"
+        )
+
     def render(self, template: str, **context: Any) -> str:
         """A page outside the room (sign-in, home, programmes, sets)."""
         return self._env.get_template(template).render(**context)

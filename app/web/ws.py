@@ -4,6 +4,7 @@ clients (JSON, see docs/protocol.md)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -48,10 +49,16 @@ async def room_socket(websocket: WebSocket, meeting_id: str, who: SetParticipant
     try:
         async with services.hub.hold(meeting_id) as room:
             person = room.state.person(who.person_id)
-            if person is None:  # joined the set after this meeting was opened
+            if person is None or not person.active:  # joined after it was planned, or left
                 await websocket.close(code=CLOSE_POLICY)
                 return
             await websocket.accept()
+            if not room.state.may_enter(person.id):
+                if not await _wait_in_lobby(websocket, services, room, person.id):
+                    return
+                if mode == "html":  # the browser reloads into the room
+                    await websocket.send_text(services.renderer.admitted())
+                    return
             await _serve(websocket, services, room, person.id, person.role, mode, since)
     except LookupError:
         await websocket.close(code=CLOSE_NOT_FOUND)
@@ -114,12 +121,72 @@ def _parse_since(raw: str | None) -> int | None:
     return int(raw)
 
 
+async def _wait_in_lobby(
+    websocket: WebSocket, services: Services, room: Room, participant: str
+) -> bool:
+    """Hold a newcomer to a locked meeting until let in, sending nothing of the room. True when
+    let in; False when they left first."""
+    await websocket.send_text(
+        json.dumps({"op": "lobby", "message": "Waiting for the facilitator to let you in."})
+        if websocket.query_params.get("mode") == "json"
+        else services.renderer.lobby_page_region()
+    )
+    admitted = services.hub.wait_in_lobby(room, participant)
+    with contextlib.suppress(DomainError):
+        await services.rooms.handle(
+            room.meeting_id, Actor.system(), c.Knock(participant=participant)
+        )
+    gone = asyncio.create_task(_until_disconnect(websocket, services))
+    let_in = asyncio.create_task(admitted.wait())
+    try:
+        await asyncio.wait({gone, let_in}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (gone, let_in):
+            task.cancel()
+        await asyncio.gather(gone, let_in, return_exceptions=True)
+        services.hub.leave_lobby(room, participant, admitted)
+    if admitted.is_set():
+        return True
+    with contextlib.suppress(DomainError):
+        await services.rooms.handle(
+            room.meeting_id, Actor.system(), c.LeaveLobby(participant=participant)
+        )
+    return False
+
+
+async def _until_disconnect(websocket: WebSocket, services: Services) -> None:
+    """Until a waiting client goes: answer its pings, and refuse anything else."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if websocket.query_params.get("mode") != "json":
+            continue
+        try:
+            data = json.loads(message.get("text") or "")
+        except ValueError:
+            data = None
+        request_id = data.get("id") if isinstance(data, dict) else None
+        if isinstance(data, dict) and data.get("op") == "ping":
+            reply = {"op": "pong", "id": request_id, "server_now": services.clock()}
+        else:
+            reply = {
+                "op": "error",
+                "id": request_id,
+                "code": "not_now",
+                "message": "You are waiting to be let in.",
+            }
+        await websocket.send_text(json.dumps(reply))
+
+
 async def _send_loop(websocket: WebSocket, conn: Connection) -> None:
     while True:
         message = await conn.queue.get()
         if message is None:
             if conn.dropped:
                 await websocket.close(code=CLOSE_TOO_SLOW)
+            elif conn.close_code is not None:
+                await websocket.close(code=conn.close_code)
             return
         await websocket.send_text(message)
 

@@ -207,7 +207,20 @@ def test_events_folded_equal_a_fresh_snapshot_for_every_event_type(
             for pid in (seeded.facilitator, seeded.members[3], seeded.members[6])
         ]
         fac = await _client(server, seeded, seeded.facilitator).connect()
+        # The lobby: a newcomer to a locked meeting waits, gives up, comes back, is let in.
+        await fac.command("lock_meeting", locked=True)
+        late = seeded.members[0]
+        waiting = await _client(server, seeded, late).connect()
+        await fac.wait_for(lambda s: s.waiting == (late,))
+        await waiting.close()
+        await fac.wait_for(lambda s: s.waiting == ())
+        waiting = await _client(server, seeded, late).connect()
+        await fac.wait_for(lambda s: s.waiting == (late,))
+        await fac.command("admit", member=late)
+        await waiting.wait_for(lambda s: late in s.online)
+        await fac.command("lock_meeting", locked=False)
         members = {pid: await _client(server, seeded, pid).connect() for pid in seeded.members}
+        await waiting.close()
         await _run_meeting(fac, members)
         for client in [fac, *members.values()]:
             await client.close()

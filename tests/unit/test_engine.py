@@ -177,7 +177,7 @@ def only(live_ok: str, positions: tuple[str, ...], otherwise: str = "not_now") -
     return expect(otherwise, **dict.fromkeys(positions, live_ok))
 
 
-def tolerant(*commands: tuple[c.AnyCommand, str]) -> Callable[[Log], None]:
+def tolerant(*commands: tuple[c.AnyCommand, str | None]) -> Callable[[Log], None]:
     """A case's preparation: send each command, ignoring refusals (the case then expects them)."""
 
     def prep(log: Log) -> None:
@@ -558,6 +558,70 @@ CASES: dict[str, list[Case]] = {
             expect("member_left", not_started="member_left", closed="member_left"),
         )
     ],
+    "lock_meeting": [
+        Case(
+            "lock",
+            lambda g: (c.LockMeeting(), "f", None),
+            expect("meeting_locked", not_started="meeting_locked"),
+            controller_only=True,
+        ),
+        Case(
+            "unlock what is open",
+            lambda g: (c.LockMeeting(locked=False), "f", None),
+            expect("not_now"),
+            controller_only=True,
+        ),
+    ],
+    "admit": [
+        Case(
+            "m4, who was not in the room when it locked",
+            lambda g: (c.Admit(member="m4"), "f", None),
+            expect("member_admitted", not_started="member_admitted"),
+            prep=tolerant((c.LockMeeting(), "f")),
+            controller_only=True,
+        ),
+        Case(
+            "into an open meeting",
+            lambda g: (c.Admit(member="m4"), "f", None),
+            expect("not_now"),
+            controller_only=True,
+        ),
+    ],
+    "knock": [
+        Case(
+            "m4 at a locked meeting",
+            lambda g: (c.Knock(participant="m4"), None, None),
+            expect("member_waiting", not_started="member_waiting"),
+            prep=tolerant((c.LockMeeting(), "f")),
+        ),
+        Case(
+            "m4 at an open meeting",
+            lambda g: (c.Knock(participant="m4"), None, None),
+            expect("not_now"),
+        ),
+    ],
+    "leave_lobby": [
+        Case(
+            "m4 gives up waiting",
+            lambda g: (c.LeaveLobby(participant="m4"), None, None),
+            expect("waiting_left", not_started="waiting_left"),
+            prep=tolerant((c.LockMeeting(), "f"), (c.Knock(participant="m4"), None)),
+        )
+    ],
+    "revoke_access": [
+        Case(
+            "m2's link",
+            lambda g: (c.RevokeAccess(participant="m2"), None, None),
+            expect("access_revoked", not_started="access_revoked", closed="access_revoked"),
+        )
+    ],
+    "set_roster": [
+        Case(
+            "without the last member",
+            lambda g: (c.SetRoster(roster=g.state.roster[:-1]), None, None),
+            expect("roster_set", not_started="roster_set"),
+        )
+    ],
     "reschedule": [
         Case(
             "a new date",
@@ -708,6 +772,8 @@ BEFORE_START = {
     "add_phase",
     "hand_over",
     "take_back",
+    "lock_meeting",
+    "admit",
 }
 
 
@@ -731,6 +797,8 @@ def test_controller_only_flags_match_the_documented_list() -> None:
         "call_next",
         "flag_advice",
         "close_meeting",
+        "lock_meeting",
+        "admit",
     }
 
 

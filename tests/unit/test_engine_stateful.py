@@ -18,6 +18,7 @@ from app.domain.model import (
     Actor,
     MeetingState,
     MeetingStatus,
+    Participant,
     PhaseKind,
     PhaseStatus,
     ReportStatus,
@@ -69,6 +70,14 @@ def _from_stage(data: Draw, state: MeetingState) -> str | None:
 SECONDS = st.integers(1, 600)
 MINUTES = st.integers(1, 30)
 TEXT = st.sampled_from(["Why now?", "What have you tried?", "You should just quit."])
+
+
+def _keep(flags: list[bool], s: MeetingState) -> tuple[Participant, ...]:
+    """The roster less the members whose flag is off (facilitators always stay)."""
+    return tuple(
+        p for p, keep in zip(s.roster, flags, strict=True) if keep or p.role is Role.FACILITATOR
+    )
+
 
 BUILDERS: dict[str, Builder] = {
     "start_meeting": lambda d, s: c.StartMeeting(),
@@ -139,6 +148,16 @@ BUILDERS: dict[str, Builder] = {
     ),
     "timer_elapsed": lambda d, s: c.TimerElapsed(
         deadline_ms=s.timer.deadline_ms or d.draw(st.integers(0, 2**41))
+    ),
+    "lock_meeting": lambda d, s: c.LockMeeting(locked=d.draw(st.booleans())),
+    "admit": lambda d, s: c.Admit(member=_person(d, s)),
+    "knock": lambda d, s: c.Knock(participant=_person(d, s)),
+    "leave_lobby": lambda d, s: c.LeaveLobby(participant=_person(d, s)),
+    "revoke_access": lambda d, s: c.RevokeAccess(participant=_person(d, s)),
+    "set_roster": lambda d, s: c.SetRoster(
+        roster=_keep(
+            d.draw(st.lists(st.booleans(), min_size=len(s.roster), max_size=len(s.roster))), s
+        )
     ),
 }
 
