@@ -196,6 +196,11 @@ class Ladder:
     def at(self, rooms: int) -> dict[str, Any] | None:
         return next((s for s in self.steps if s["rooms"] == rooms), None)
 
+    def cpu_per_event(self) -> tuple[float, int] | None:
+        """Server CPU ms per event at the busiest step the server kept pace with, and its rooms."""
+        paced = [s for s in self.steps if s["events_per_s"] >= 0.95 * s["rooms"]]
+        return (paced[-1]["cpu_ms_per_event"], paced[-1]["rooms"]) if paced else None
+
     def connect_seconds(self, clients: int) -> float | None:
         """Seconds spent connecting the first `clients` clients, over the steps that did."""
         total, seconds = 0, 0.0
@@ -288,7 +293,7 @@ def table(ladder: Ladder) -> Iterator[str]:
     yield (
         f"{'rooms':>5} {'conns':>6} {'held':>6} {'events/s':>8} {'deliv/s':>8} {'p50':>7} "
         f"{'p95':>7} {'p99':>7} {'max':>7} {'lost':>5} {'drop':>5} {'srv%':>5} {'wait%':>5} "
-        f"{'gen%':>5} {'wait%':>5} "
+        f"{'ms/ev':>5} {'gen%':>5} {'wait%':>5} "
         f"{'KiB/c':>6} {'conn s':>6}  result"
     )
     for s in ladder.steps:
@@ -296,7 +301,7 @@ def table(ladder: Ladder) -> Iterator[str]:
             f"{s['rooms']:>5} {s['connections']:>6} {s['held']:>6} {s['events_per_s']:>8} "
             f"{s['deliveries_per_s']:>8} {s['p50_ms']:>7} {s['p95_ms']:>7} {s['p99_ms']:>7} "
             f"{s['max_ms']:>7} {s['lost']:>5} {s['dropped']:>5} {s['server_cpu_pct']:>5} "
-            f"{s['server_wait_pct']:>5} "
+            f"{s['server_wait_pct']:>5} {s['cpu_ms_per_event']:>5} "
             f"{s['loadgen_cpu_pct']:>5} {s['loadgen_wait_pct']:>5} "
             f"{s['kib_per_conn']:>6} {s['connect_s']:>6}  "
             + ("ok" if s["held_ok"] else s["failed"])
@@ -457,6 +462,18 @@ def summary(setroom: Ladder, raw: Ladder, redis: Ladder, took: float) -> None:
         seconds = ladder.connect_seconds(2000)
         if seconds is not None:
             lines.append(f"{title} connect time for 2,000 clients: {seconds:.2f} s")
+    costs = {name: ladder.cpu_per_event() for name, ladder in (("setroom", setroom), ("raw", raw))}
+    for name, cost in costs.items():
+        if cost is not None and cost[0] > 0:
+            lines.append(
+                f"{name} server cpu per event: {cost[0]} ms at {cost[1]} rooms, so a whole core "
+                f"would carry about {1000 / cost[0]:.0f} rooms"
+            )
+    setroom_cost, raw_cost = costs["setroom"], costs["raw"]
+    if setroom_cost and raw_cost and setroom_cost[0] > 0:
+        lines.append(
+            f"cpu-bound ratio (raw cpu / setroom cpu): {raw_cost[0] / setroom_cost[0]:.2f}"
+        )
     held = setroom.held
     best = held[-1] if held else (setroom.steps[0] if setroom.steps else None)
     kib = best["kib_per_conn"] if best else float("nan")
