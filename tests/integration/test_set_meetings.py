@@ -247,6 +247,12 @@ def test_the_member_on_the_rota_holds_the_controls(
         cookies={"setroom_session": lead_cookie},
     )
     assert lead.status_code == 403, "a lead runs the schedule, not who holds the controls"
+    schedule_page = httpx.get(
+        f"{server.base}/sets/{seeded.set_id}/meetings", cookies={"setroom_session": lead_cookie}
+    )
+    assert schedule_page.status_code == 200 and "Schedule meeting 3" in schedule_page.text
+    assert f'href="/meetings/{second.id}"' not in schedule_page.text, "no room for a lead"
+    assert 'name="rota"' not in schedule_page.text
     assert _state(db_url, seeded.meeting_id).delegate == other
 
     async def scenario() -> None:
