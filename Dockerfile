@@ -33,6 +33,9 @@ ENV SETROOM_DATABASE_URL=sqlite:////data/setroom.db
 VOLUME /data
 EXPOSE 8000
 
+# Liveness: /healthz answers while the process serves. Not /readyz: a Redis or database blip
+# makes every replica unready at once, and a restart (what an unhealthy container may get) would
+# not help; let a load balancer or orchestrator read /readyz to route traffic instead.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 

@@ -39,6 +39,10 @@ def main() -> None:
     if args.migrate_only:
         migrate(settings.database_url)
         return
+    if args.workers > 1 and settings.broker_url.startswith("memory://"):
+        # Each worker would be a room of its own: members on different workers would not see
+        # each other's changes, and each worker would sweep the others' connections at start.
+        parser.error("several workers need a shared broker: set SETROOM_BROKER_URL=redis://...")
     if args.demo:
         os.environ["SETROOM_DEMO"] = "true"
     uvicorn.run(

@@ -4,7 +4,7 @@ No meeting content ever reaches a log line: records carry ids, types, counts and
 fields pass only when they are numbers or booleans, or strings under a key that names an id, a
 type, an error class or a state; exceptions keep their class and stack but not their message
 (which may quote the input); the access log keeps method, path and status, drops the client's
-address and the query string, and hides the token of a personal join link (/j/...).
+address and the query string, and hides the tokens of join links and password resets.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "color_message",
 }
 _STRING_KEYS = re.compile(r"(^|_)(id|ids|type|kind|error|state|status|via|phase|role|op)$")
-_TOKEN_PATHS = re.compile(r"^/j/[^/?#]+")
+# Paths that carry a secret: personal join links, password resets, and any long opaque segment
+# (ids are 32 hex digits or fewer; tokens are longer).
+_TOKEN_PATHS = re.compile(r"(?<=^/j/)[^/]+|(?<=^/password/reset/)[^/]+|(?<=/)[\w-]{40,}(?=/|$)")
 _MAX_STRING = 120
 
 
@@ -60,7 +62,7 @@ def _access(args: tuple[Any, ...]) -> dict[str, Any]:
     if len(args) != 5:
         return {"msg": "request"}
     _client, method, target, _version, status = args
-    path = _TOKEN_PATHS.sub("/j/…", str(target).split("?", 1)[0])
+    path = _TOKEN_PATHS.sub("[token]", str(target).split("?", 1)[0])
     return {"msg": "request", "method": str(method), "path": path, "status": status}
 
 
@@ -83,5 +85,6 @@ def config(level: str = "INFO") -> dict[str, Any]:
             "uvicorn": {"handlers": [], "level": level, "propagate": True},
             "uvicorn.error": {"handlers": [], "level": level, "propagate": True},
             "uvicorn.access": {"handlers": [], "level": level, "propagate": True},
+            "alembic": {"level": "WARNING"},  # each start says it found nothing to migrate
         },
     }
