@@ -32,6 +32,7 @@ from app.web import auth_routes, health, pages, set_meetings, ws
 from app.web import programmes as programme_routes
 from app.web import sets as set_routes
 from app.web.deps import Services, now_ms, services_of
+from app.web.guard import Anyone
 from app.web.render import RoomRenderer
 
 HERE = Path(__file__).resolve().parent
@@ -109,7 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _check_vendor()
 
     @app.get("/static/vendor/{name}", include_in_schema=False)
-    def vendor(name: str) -> FileResponse:
+    def vendor(name: str, _: Anyone) -> FileResponse:
         """htmx and its ws extension, installed from package.json (npm ci), never committed."""
         path = VENDOR.get(name)
         if path is None:

@@ -68,6 +68,36 @@ _BEFORE_START = frozenset(
 # nothing else changes.
 _AFTER_CLOSE = frozenset({"join", "leave", "reschedule", "revoke_access"})
 
+# Who may send what, checked before anything else about the meeting (docs/security.md).
+CONTROLLER_ONLY = frozenset(
+    {
+        "add_phase",
+        "admit",
+        "allot",
+        "call_next",
+        "close_meeting",
+        "flag_advice",
+        "goto_phase",
+        "lock_meeting",
+        "move_phase",
+        "next_phase",
+        "next_speaker",
+        "next_stage",
+        "restore_phase",
+        "set_order",
+        "set_slots",
+        "set_speaker",
+        "skip_phase",
+        "start_meeting",
+        "timer_add",
+        "timer_pause",
+        "timer_resume",
+        "timer_start",
+        "unallot",
+    }
+)
+FACILITATOR_ONLY = frozenset({"hand_over", "take_back"})
+
 Events = list[e.AnyEvent]
 Handler = Callable[[MeetingState, Any, Actor, int], Events]
 
@@ -90,6 +120,10 @@ def decide(
             raise Forbidden("Only the server sends this.")
     else:
         _require_person(state, actor)
+        if command.type in FACILITATOR_ONLY:
+            _require_facilitator(state, actor)
+        elif command.type in CONTROLLER_ONLY:
+            _require_controller(state, actor)
     if expect_seq is not None and expect_seq != state.seq:
         raise RoomMovedOn()
     if state.status is MeetingStatus.CLOSED and command.type not in _AFTER_CLOSE:
@@ -221,7 +255,6 @@ def _enter(state: MeetingState, index: int, now: int) -> e.PhaseEntered:
 
 
 def _start_meeting(state: MeetingState, cmd: c.StartMeeting, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     if state.status is not MeetingStatus.NOT_STARTED:
         raise NotNow("The meeting has already started.")
     first = next(i for i, p in enumerate(state.phases) if p.status is PhaseStatus.PENDING)
@@ -230,7 +263,6 @@ def _start_meeting(state: MeetingState, cmd: c.StartMeeting, actor: Actor, now: 
 
 
 def _next_phase(state: MeetingState, cmd: c.NextPhase, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     current = state.phase
     if cmd.from_phase is not None and (current is None or current.id != cmd.from_phase):
         raise RoomMovedOn()
@@ -241,7 +273,6 @@ def _next_phase(state: MeetingState, cmd: c.NextPhase, actor: Actor, now: int) -
 
 
 def _goto_phase(state: MeetingState, cmd: c.GotoPhase, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     index = _phase_at(state, cmd.phase_id)
     if index == state.phase_index:
         raise NotNow("The room is already in that phase.")
@@ -265,7 +296,6 @@ def _with_status(state: MeetingState, index: int, status: PhaseStatus) -> e.Phas
 
 
 def _skip_phase(state: MeetingState, cmd: c.SkipPhase, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     index = _editable_phase(state, cmd.phase_id)
     if state.phases[index].status is PhaseStatus.SKIPPED:
         raise NotNow("That phase is already skipped.")
@@ -273,7 +303,6 @@ def _skip_phase(state: MeetingState, cmd: c.SkipPhase, actor: Actor, now: int) -
 
 
 def _restore_phase(state: MeetingState, cmd: c.RestorePhase, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     index = _editable_phase(state, cmd.phase_id)
     if state.phases[index].status is not PhaseStatus.SKIPPED:
         raise NotNow("That phase is not skipped.")
@@ -287,7 +316,6 @@ def _insertable(state: MeetingState, to_index: int) -> None:
 
 
 def _move_phase(state: MeetingState, cmd: c.MovePhase, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     index = _editable_phase(state, cmd.phase_id)
     phases = list(state.phases)
     phase = phases.pop(index)
@@ -301,7 +329,6 @@ def _move_phase(state: MeetingState, cmd: c.MovePhase, actor: Actor, now: int) -
 
 
 def _add_phase(state: MeetingState, cmd: c.AddPhase, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     if cmd.kind is PhaseKind.CLOSE:
         raise Invalid("A meeting has one close phase already.")
     if len(state.phases) >= MAX_PHASES:
@@ -318,7 +345,6 @@ def _add_phase(state: MeetingState, cmd: c.AddPhase, actor: Actor, now: int) -> 
 
 
 def _set_order(state: MeetingState, cmd: c.SetOrder, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     phase = _require_kind(state, *ROUND_KINDS)
     if not cmd.order:
         raise Invalid("The order needs at least one person.")
@@ -347,7 +373,6 @@ def _set_order(state: MeetingState, cmd: c.SetOrder, actor: Actor, now: int) -> 
 
 
 def _next_speaker(state: MeetingState, cmd: c.NextSpeaker, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     phase = _require_kind(state, *ROUND_KINDS)
     if cmd.from_speaker is not None and cmd.from_speaker != state.speaker:
         raise RoomMovedOn()
@@ -363,7 +388,6 @@ def _next_speaker(state: MeetingState, cmd: c.NextSpeaker, actor: Actor, now: in
 
 
 def _set_speaker(state: MeetingState, cmd: c.SetSpeaker, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     if state.person(cmd.participant) is None:
         raise NotFound("No such person in this meeting.")
     phase = state.phase
@@ -403,7 +427,6 @@ def _turn_start(state: MeetingState, index: int, now: int) -> e.StageChanged:
 
 
 def _next_stage(state: MeetingState, cmd: c.NextStage, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     _require_kind(state, PhaseKind.TURNS)
     if cmd.from_stage is not None and cmd.from_stage != _stage_key(state):
         raise RoomMovedOn()
@@ -443,7 +466,6 @@ def _turns_begun(state: MeetingState) -> bool:
 
 
 def _set_slots(state: MeetingState, cmd: c.SetSlots, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     if _turns_begun(state):
         raise NotNow("Turns have begun: add or remove presenters one at a time.")
     slots = tuple(Slot(member=s.member, minutes=s.minutes, title=s.title) for s in cmd.slots)
@@ -452,7 +474,6 @@ def _set_slots(state: MeetingState, cmd: c.SetSlots, actor: Actor, now: int) -> 
 
 
 def _allot(state: MeetingState, cmd: c.Allot, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     _member(state, cmd.member)
     if any(s.member == cmd.member for s in state.slots):
         raise Invalid("That member already has a slot.")
@@ -465,7 +486,6 @@ def _allot(state: MeetingState, cmd: c.Allot, actor: Actor, now: int) -> Events:
 
 
 def _unallot(state: MeetingState, cmd: c.Unallot, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     index = next((i for i, s in enumerate(state.slots) if s.member == cmd.member), None)
     if index is None:
         raise NotFound("That member has no slot.")
@@ -493,12 +513,10 @@ def _withdraw_bid(state: MeetingState, cmd: c.WithdrawBid, actor: Actor, now: in
 
 
 def _timer_start(state: MeetingState, cmd: c.TimerStart, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     return [e.TimerChanged(action="started", timer=_running(cmd.seconds * 1000, now))]
 
 
 def _timer_pause(state: MeetingState, cmd: c.TimerPause, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     if not state.timer.running:
         raise NotNow("The timer is not running.")
     timer = state.timer.model_copy(
@@ -508,7 +526,6 @@ def _timer_pause(state: MeetingState, cmd: c.TimerPause, actor: Actor, now: int)
 
 
 def _timer_resume(state: MeetingState, cmd: c.TimerResume, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     timer = state.timer
     if timer.running or timer.remaining_ms <= 0:
         raise NotNow("There is no paused timer to resume.")
@@ -519,7 +536,6 @@ def _timer_resume(state: MeetingState, cmd: c.TimerResume, actor: Actor, now: in
 
 
 def _timer_add(state: MeetingState, cmd: c.TimerAdd, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     ms = cmd.seconds * 1000
     timer = state.timer
     if timer.running and timer.deadline_ms is not None:
@@ -570,7 +586,6 @@ def _lower_hand(state: MeetingState, cmd: c.LowerHand, actor: Actor, now: int) -
 
 
 def _call_next(state: MeetingState, cmd: c.CallNext, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     if not state.hands:
         raise NotNow("No hands are raised.")
     return [e.HandCalled(member=state.hands[0])]
@@ -618,7 +633,6 @@ def _star_question(state: MeetingState, cmd: c.StarQuestion, actor: Actor, now: 
 
 
 def _flag_advice(state: MeetingState, cmd: c.FlagAdvice, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     question = _question(state, cmd.question_id)
     if question.advice == cmd.flagged:
         raise NotNow("That contribution is already so.")
@@ -675,7 +689,6 @@ def _report_back(state: MeetingState, cmd: c.ReportBack, actor: Actor, now: int)
 
 
 def _hand_over(state: MeetingState, cmd: c.HandOver, actor: Actor, now: int) -> Events:
-    _require_facilitator(state, actor)
     _member(state, cmd.member)
     if state.delegate == cmd.member:
         raise NotNow("That member already holds the controls.")
@@ -683,7 +696,6 @@ def _hand_over(state: MeetingState, cmd: c.HandOver, actor: Actor, now: int) -> 
 
 
 def _take_back(state: MeetingState, cmd: c.TakeBack, actor: Actor, now: int) -> Events:
-    _require_facilitator(state, actor)
     if state.delegate is None:
         raise NotNow("No member holds the controls.")
     return [e.ControlsHanded(member=None)]
@@ -705,7 +717,6 @@ def _reschedule(state: MeetingState, cmd: c.Reschedule, actor: Actor, now: int) 
 
 
 def _close_meeting(state: MeetingState, cmd: c.CloseMeeting, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     return [e.MeetingClosed(at=now, timer=Timer())]
 
 
@@ -713,7 +724,6 @@ def _close_meeting(state: MeetingState, cmd: c.CloseMeeting, actor: Actor, now: 
 
 
 def _lock_meeting(state: MeetingState, cmd: c.LockMeeting, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     if state.locked == cmd.locked:
         raise NotNow("The meeting is already locked." if cmd.locked else "It is not locked.")
     if cmd.locked:
@@ -725,7 +735,6 @@ def _lock_meeting(state: MeetingState, cmd: c.LockMeeting, actor: Actor, now: in
 
 
 def _admit(state: MeetingState, cmd: c.Admit, actor: Actor, now: int) -> Events:
-    _require_controller(state, actor)
     _member(state, cmd.member)
     if state.may_enter(cmd.member):
         raise NotNow("That member can already come in.")

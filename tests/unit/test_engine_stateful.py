@@ -38,7 +38,8 @@ Builder = Callable[[Draw, MeetingState], c.AnyCommand]
 
 
 def _pick(data: Draw, options: list[str] | tuple[str, ...]) -> str:
-    return data.draw(st.sampled_from(list(options)))
+    """One of the options; a stranger when there are none (every member may have left)."""
+    return data.draw(st.sampled_from(list(options) or [STRANGER]))
 
 
 def _person(data: Draw, state: MeetingState) -> str:
