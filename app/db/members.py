@@ -257,6 +257,28 @@ def reissue_link(engine: Engine, *, set_id: str, person_id: str, now: int, days:
         return Issued(person.id, person.name, person.email or "", token)
 
 
+def reissue_all_links(engine: Engine, *, set_id: str, now: int, days: int) -> list[Issued]:
+    """A fresh link for every member of the set (their earlier links stop working)."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Membership, Person)
+            .join(Person, col(Person.id) == col(Membership.person_id))
+            .where(Membership.set_id == set_id, Membership.role == Role.MEMBER.value)
+            .order_by(col(Person.name))
+        ).all()
+        issued = [
+            Issued(
+                person_id=person.id,
+                name=person.name,
+                email=person.email or "",
+                token=_issue(session, person_id=person.id, set_id=set_id, now=now, days=days),
+            )
+            for _, person in rows
+        ]
+        session.commit()
+    return issued
+
+
 def revoke_links(engine: Engine, *, set_id: str, person_id: str, now: int) -> int:
     """Revoke every working link of someone in the set; how many there were."""
     with Session(engine) as session:

@@ -19,7 +19,7 @@ from app.db.members import Issued
 from app.db.programmes import AdminError
 from app.web.deps import ServicesDep, now_ms
 from app.web.forms import page
-from app.web.guard import SetAdmin
+from app.web.guard import SetAdmin, SetFacilitator
 from app.web.programmes import set_settings_from
 
 router = APIRouter()
@@ -74,7 +74,7 @@ def save_settings(
 
 
 @router.post("/sets/{set_id}/members", response_class=HTMLResponse)
-def add_member(
+async def add_member(
     set_id: str,
     who: SetAdmin,
     services: ServicesDep,
@@ -83,7 +83,8 @@ def add_member(
     organisation: Text = "",
 ) -> Response:
     try:
-        issued = members.add_member(
+        issued = await asyncio.to_thread(
+            members.add_member,
             services.engine,
             set_id=set_id,
             name=name,
@@ -97,11 +98,12 @@ def add_member(
         return _admin_page(
             services, who, set_id, 400, errors={"member": str(error)}, member_form=values
         )
-    return _links_page(services, set_id, [issued], added=True)
+    await services.rooms.follow_membership(set_id)
+    return _links_page(services, who, set_id, [issued], added=True)
 
 
 @router.post("/sets/{set_id}/facilitators", response_class=HTMLResponse)
-def add_facilitator(
+async def add_facilitator(
     set_id: str, who: SetAdmin, services: ServicesDep, email: Text = ""
 ) -> Response:
     try:
@@ -110,13 +112,18 @@ def add_facilitator(
         return _admin_page(
             services, who, set_id, 400, errors={"facilitator": str(error)}, facilitator_email=email
         )
+    await services.rooms.follow_membership(set_id)
     return RedirectResponse(f"/sets/{set_id}/admin?done=facilitator", status_code=303)
 
 
 @router.post("/sets/{set_id}/people/{person_id}/link", response_class=HTMLResponse)
-def new_link(set_id: str, person_id: str, _: SetAdmin, services: ServicesDep) -> Response:
+async def new_link(
+    set_id: str, person_id: str, who: SetFacilitator, services: ServicesDep
+) -> Response:
+    """Only a facilitator gives out links: a link opens the room, which a lead may not see."""
     try:
-        issued = members.reissue_link(
+        issued = await asyncio.to_thread(
+            members.reissue_link,
             services.engine,
             set_id=set_id,
             person_id=person_id,
@@ -125,29 +132,53 @@ def new_link(set_id: str, person_id: str, _: SetAdmin, services: ServicesDep) ->
         )
     except AdminError as error:
         raise HTTPException(status_code=404, detail=str(error)) from None
-    return _links_page(services, set_id, [issued], added=False)
+    await services.rooms.follow_membership(set_id, revoked=person_id)
+    return _links_page(services, who, set_id, [issued], added=False)
+
+
+@router.post("/sets/{set_id}/links", response_class=HTMLResponse)
+async def new_links_for_all(set_id: str, who: SetFacilitator, services: ServicesDep) -> Response:
+    """Fresh links for every member (after a lead's import, say), shown this once."""
+    issued = await asyncio.to_thread(
+        members.reissue_all_links,
+        services.engine,
+        set_id=set_id,
+        now=now_ms(),
+        days=services.settings.join_link_days,
+    )
+    for item in issued:
+        await services.rooms.follow_membership(set_id, revoked=item.person_id)
+    return _links_page(services, who, set_id, issued, added=False)
 
 
 @router.post("/sets/{set_id}/people/{person_id}/revoke")
-def revoke_link(set_id: str, person_id: str, _: SetAdmin, services: ServicesDep) -> Response:
+async def revoke_link(set_id: str, person_id: str, _: SetAdmin, services: ServicesDep) -> Response:
     try:
-        count = members.revoke_links(
-            services.engine, set_id=set_id, person_id=person_id, now=now_ms()
+        count = await asyncio.to_thread(
+            members.revoke_links, services.engine, set_id=set_id, person_id=person_id, now=now_ms()
         )
     except AdminError as error:
         raise HTTPException(status_code=404, detail=str(error)) from None
+    await services.rooms.follow_membership(set_id, revoked=person_id)
     done = "revoked" if count else "norevoke"
     return RedirectResponse(f"/sets/{set_id}/admin?done={done}", status_code=303)
 
 
 @router.post("/sets/{set_id}/people/{person_id}/remove", response_class=HTMLResponse)
-def remove(set_id: str, person_id: str, who: SetAdmin, services: ServicesDep) -> Response:
+async def remove(set_id: str, person_id: str, who: SetAdmin, services: ServicesDep) -> Response:
     if members.person_in_set(services.engine, set_id=set_id, person_id=person_id) is None:
         raise HTTPException(status_code=404, detail="That person is not in this set.")
     try:
-        members.remove_person(services.engine, set_id=set_id, person_id=person_id, now=now_ms())
+        await asyncio.to_thread(
+            members.remove_person,
+            services.engine,
+            set_id=set_id,
+            person_id=person_id,
+            now=now_ms(),
+        )
     except AdminError as error:
         return _admin_page(services, who, set_id, 400, errors={"people": str(error)})
+    await services.rooms.follow_membership(set_id, revoked=person_id)
     return RedirectResponse(f"/sets/{set_id}/admin?done=removed", status_code=303)
 
 
@@ -159,7 +190,7 @@ def import_form(set_id: str, _: SetAdmin, services: ServicesDep) -> Response:
 @router.post("/sets/{set_id}/import", response_class=HTMLResponse)
 async def import_csv(
     set_id: str,
-    _: SetAdmin,
+    who: SetAdmin,
     services: ServicesDep,
     file: Annotated[UploadFile | None, File()] = None,
     text: Text = "",
@@ -188,7 +219,8 @@ async def import_csv(
         )
     except AdminError as error:
         return _import_page(services, set_id, 400, problem=str(error), text=text)
-    return _links_page(services, set_id, issued, added=True)
+    await services.rooms.follow_membership(set_id)
+    return _links_page(services, who, set_id, issued, added=True)
 
 
 def _admin_page(
@@ -213,6 +245,7 @@ def _admin_page(
         notice=notice,
         errors=errors or {},
         leads_programme=view.programme_id is not None and view.programme_id in who.leads,
+        gives_links=set_id in who.facilitates,
         settings_form=settings_form
         or {
             "name": current.name,
@@ -251,10 +284,13 @@ def _import_page(
 
 
 def _links_page(
-    services: ServicesDep, set_id: str, issued: list[Issued], *, added: bool
+    services: ServicesDep, who: Principal, set_id: str, issued: list[Issued], *, added: bool
 ) -> Response:
-    """The links just issued, shown this once (the page is never cached)."""
+    """The links just issued, shown this once (the page is never cached) — to a facilitator of
+    the set only: a link opens the room, and a lead sees counts and rates, never the room."""
     view = members.set_admin_view(services.engine, set_id=set_id, now=now_ms())
+    if set_id not in who.facilitates:
+        issued = []
     base = services.settings.public_url.rstrip("/")
     links = [(item, f"{base}/j/{item.token}") for item in issued]
     out = io.StringIO()

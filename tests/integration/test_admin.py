@@ -127,10 +127,10 @@ def test_a_lead_sets_up_a_programme_a_set_and_its_people(
                 "organisation": "Riverbank Trust",
             },
         )
-        assert added.status_code == 200 and "shown only once" in added.text
-        assert added.headers["cache-control"] == "no-store"
-        (token,) = _tokens(added.text)
-        assert f"http://127.0.0.1:8000/j/{token}" in added.text
+        # A lead adds people but never sees a link: a link opens the room.
+        assert added.status_code == 200 and "facilitators give each member" in added.text
+        assert _tokens(added.text) == [] and "/j/" not in added.text
+        assert lead.post(f"/sets/{set_id}/links").status_code == 403
         twice = lead.post(
             f"/sets/{set_id}/members",
             data={"name": "Ana S", "email": "ana@example.org", "organisation": "Riverbank Trust"},
@@ -148,7 +148,6 @@ def test_a_lead_sets_up_a_programme_a_set_and_its_people(
         for text in (page, home, seeded_admin):
             assert "Commitment of member" not in text
 
-    assert httpx.get(f"{server.base}/j/{token}").status_code == 303
     engine = make_engine(db_url)
     with Session(engine) as session:
         names = session.exec(select(Organisation.name)).all()
@@ -160,6 +159,13 @@ def test_a_lead_sets_up_a_programme_a_set_and_its_people(
         home = facilitator.get("/home").text
         assert f'href="/sets/{set_id}/admin"' in home
         assert facilitator.get(programme).status_code == 200  # made a lead above
+        # The set's facilitator gives out the links, shown once.
+        issued = facilitator.post(f"/sets/{set_id}/links")
+        assert issued.status_code == 200 and "shown only once" in issued.text
+        assert issued.headers["cache-control"] == "no-store"
+        (token,) = _tokens(issued.text)
+        assert f"http://127.0.0.1:8000/j/{token}" in issued.text
+    assert httpx.get(f"{server.base}/j/{token}").status_code == 303
 
 
 def test_a_csv_with_bad_rows_imports_nothing_and_fixed_imports_all(
@@ -195,19 +201,26 @@ def test_a_csv_with_bad_rows_imports_nothing_and_fixed_imports_all(
 
         imported = lead.post(f"/sets/{set_id}/import", data={"text": fixed})
         assert imported.status_code == 200, imported.text
-        assert "30 members added" in imported.text
-        tokens = _tokens(imported.text)
+        assert _tokens(imported.text) == []
+        facilitator_email = seeded.emails[seeded.facilitator]
+        assert (
+            lead.post(f"/sets/{set_id}/facilitators", data={"email": facilitator_email}).status_code
+            == 303
+        )
+    with _client(server, sign_in(server, seeded.emails[seeded.facilitator])) as facilitator:
+        issued = facilitator.post(f"/sets/{set_id}/links")
+        tokens = _tokens(issued.text)
         assert len(tokens) == 30
-        csv_box = re.search(r'<textarea id="links-csv"[^>]*>([^<]*)</textarea>', imported.text)
+        csv_box = re.search(r'<textarea id="links-csv"[^>]*>([^<]*)</textarea>', issued.text)
         assert csv_box is not None
         lines = csv_box.group(1).strip().splitlines()
         assert lines[0] == "name,email,link" and len(lines) == 31
         assert lines[1].startswith("Member 1,member1@example.org,http://127.0.0.1:8000/j/")
         assert _members(db_url, set_id) == 30
 
-        again = lead.post(f"/sets/{set_id}/import", data={"text": fixed})
+        again = facilitator.post(f"/sets/{set_id}/import", data={"text": fixed})
         assert again.status_code == 400 and "is already in this set" in again.text
-        admin = lead.get(f"/sets/{set_id}/admin").text
+        admin = facilitator.get(f"/sets/{set_id}/admin").text
         assert "Too many members" in admin and "member30@example.org" in admin
     with httpx.Client(base_url=server.base) as browser:
         for token in tokens:
