@@ -31,6 +31,7 @@ from app.settings import Settings
 from app.web import auth_routes, health, pages, set_meetings, ws
 from app.web import programmes as programme_routes
 from app.web import sets as set_routes
+from app.web.body_guard import BodyGuard
 from app.web.deps import Services, now_ms, services_of
 from app.web.guard import Anyone
 from app.web.render import RoomRenderer
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine.dispose()
 
     app = FastAPI(title="Setroom", lifespan=lifespan)
+    app.add_middleware(BodyGuard)
 
     @app.exception_handler(StarletteHTTPException)
     async def explain(request: Request, error: StarletteHTTPException) -> Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.harness import SeededSet, Server, seed_set, session_cookie
+from tests.harness import SeededSet, Server, seed_set, session_cookie, sign_in
 
 HTML = {"accept": "text/html"}
 
@@ -49,3 +49,17 @@ def test_a_person_cannot_open_another_sets_meeting(
     )
     assert response.status_code == 403
     assert "Member 1" not in response.text  # b-m1 is also "Member 1": nothing of set B shows
+
+
+def test_forms_refuse_nul_characters_and_oversized_bodies(
+    server: Server, seeded: SeededSet
+) -> None:
+    nul = httpx.post(f"{server.base}/login", data={"email": "a\x00b@example.org", "password": "x"})
+    assert nul.status_code == 400 and "NUL" in nul.text
+    cookie = sign_in(server, seeded.emails[seeded.facilitator])
+    big = httpx.post(
+        f"{server.base}/sets/{seeded.set_id}/import",
+        data={"text": "name,email,organisation\n" + "x,,y\n" * 300_000},
+        cookies={"setroom_session": cookie},
+    )
+    assert big.status_code == 413
