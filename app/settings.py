@@ -19,6 +19,12 @@ class Settings(BaseSettings):
     """Messages waiting for one slow socket before it is closed (it then resyncs on reconnect)."""
     replay_buffer: int = 500
     """Recent events each live room keeps to bring reconnecting clients up to date."""
+    gc_freeze_seconds: float = 1.0
+    """How often the worker moves its surviving objects out of the garbage collector's reach
+    (gc.freeze, see app.main._keep_collections_small); 0 turns it off."""
+    gc_thaw_minutes: float = 30.0
+    """How often the frozen objects go back to the collector, so that garbage cycles among them
+    are reclaimed at the price of one full collection; 0: never."""
     join_link_days: int = 120
     session_days: int = 30
     cookie_secure: bool = False

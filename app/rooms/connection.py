@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -13,6 +14,48 @@ CLOSE_TOO_SLOW = 1013
 """Sent when a client falls so far behind that its queue overflows; it resyncs on reconnect."""
 
 
+class SendQueue:
+    """A bounded queue with one consumer (the socket's sender): asyncio.Queue's put_nowait,
+    get_nowait, empty and get, in a fifth of its memory (asyncio.Queue keeps three deques and an
+    Event, ~3 KiB, for every socket)."""
+
+    __slots__ = ("_items", "_limit", "_waiter")
+
+    def __init__(self, limit: int) -> None:
+        self._items: deque[str | None] = deque()
+        self._limit = limit
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: str | None) -> None:
+        if 0 < self._limit <= len(self._items):
+            raise asyncio.QueueFull
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def get_nowait(self) -> str | None:
+        if not self._items:
+            raise asyncio.QueueEmpty
+        return self._items.popleft()
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    async def get(self) -> str | None:
+        while not self._items:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiter = waiter
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
+
+
 @dataclass(eq=False)
 class Connection:
     id: str
@@ -20,12 +63,12 @@ class Connection:
     role: Role
     mode: Mode
     limit: int = 1000
-    queue: asyncio.Queue[str | None] = field(init=False)
+    queue: SendQueue = field(init=False)
     dropped: bool = False
     close_code: int | None = None
 
     def __post_init__(self) -> None:
-        self.queue = asyncio.Queue(maxsize=self.limit)
+        self.queue = SendQueue(self.limit)
 
     def send(self, message: str) -> None:
         """Queue a message without waiting: a slow client never holds up its room. One whose

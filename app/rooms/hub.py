@@ -48,11 +48,19 @@ class RegionRenderer(Protocol):
     def announcement(self, before: MeetingState | None, after: MeetingState) -> str: ...
 
 
+Kept = tuple[int, str | e.Stamped]
+"""One event of a room's replay buffer: its sequence and the message every viewer gets, already
+encoded, or the event itself when each viewer sees it redacted their own way (QuestionAsked)."""
+
+
 @dataclass(eq=False)
 class Room:
     meeting_id: str
     state: MeetingState
-    recent: deque[e.Stamped]
+    recent: deque[Kept]
+    """The last events, for a client that resumes (attach's `since`). Encoded messages rather
+    than models: a full buffer of strings is a quarter of the memory and has no objects for the
+    garbage collector to walk."""
     connections: dict[str, Connection] = field(default_factory=dict)
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     timer_task: asyncio.Task[None] | None = None
@@ -124,7 +132,9 @@ class Hub:
             room = Room(
                 meeting_id=meeting_id,
                 state=replay(meeting_id, log_events),
-                recent=deque(log_events[-self._buffer :], maxlen=self._buffer),
+                recent=deque(
+                    (self._kept(s) for s in log_events[-self._buffer :]), maxlen=self._buffer
+                ),
             )
             self._rooms[meeting_id] = room
             self._watch_timer(room)
@@ -148,7 +158,7 @@ class Hub:
         if conn.mode == "html":
             conn.send(self._renderer.regions(state, conn.participant, now_ms=now))
             return
-        first_kept = room.recent[0].seq if room.recent else state.seq + 1
+        first_kept = room.recent[0][0] if room.recent else state.seq + 1
         if since is not None and 0 <= since <= state.seq and since + 1 >= first_kept:
             conn.send(
                 json.dumps(
@@ -162,9 +172,9 @@ class Hub:
                 )
             )
             # Redaction reads only the roster and settings, which the current state holds.
-            for stamped in room.recent:
-                if stamped.seq > since:
-                    conn.send(self._event_message(stamped, conn, state, {}))
+            for seq, kept in room.recent:
+                if seq > since:
+                    conn.send(kept if isinstance(kept, str) else self._redacted(kept, conn, state))
             return
         conn.send(self.welcome(state, conn, now))
 
@@ -210,13 +220,18 @@ class Hub:
             return False
         before = room.state
         state = before
-        shared: dict[int, str] = {}
+        json_conns = [c for c in room.connections.values() if c.mode == "json"]
         for stamped in fresh:
-            for conn in room.connections.values():
-                if conn.mode == "json":
-                    conn.send(self._event_message(stamped, conn, state, shared))
+            kept = self._kept(stamped)
+            if isinstance(kept[1], str):
+                message = kept[1]  # one string shared by every socket
+                for conn in json_conns:
+                    conn.send(message)
+            else:
+                for conn in json_conns:
+                    conn.send(self._redacted(stamped, conn, state))
             state = apply(state, stamped)
-            room.recent.append(stamped)
+            room.recent.append(kept)
         room.state = state
         self._watch_timer(room)
         self._enforce_access(room, fresh)
@@ -265,17 +280,19 @@ class Hub:
                     admitted.set()
 
     @staticmethod
-    def _event_message(
-        stamped: e.Stamped, conn: Connection, before: MeetingState, shared: dict[int, str]
-    ) -> str:
+    def _kept(stamped: e.Stamped) -> Kept:
+        """What the replay buffer keeps of an event: the message all viewers share, or the event
+        itself when each viewer gets their own redaction of it."""
         if isinstance(stamped.event, e.QuestionAsked):
-            seen = redact_stamped(stamped, conn.participant, before)
-            return json.dumps({"op": "event", **seen.model_dump(mode="json")})
-        message = shared.get(stamped.seq)
-        if message is None:
-            message = json.dumps({"op": "event", **stamped.model_dump(mode="json")})
-            shared[stamped.seq] = message
-        return message
+            return stamped.seq, stamped
+        return stamped.seq, json.dumps({"op": "event", **stamped.model_dump(mode="json")})
+
+    @staticmethod
+    def _redacted(stamped: e.Stamped, conn: Connection, before: MeetingState) -> str:
+        """The event as this socket's person may see it, on the state it applies to (redaction
+        reads only the roster and settings)."""
+        seen = redact_stamped(stamped, conn.participant, before)
+        return json.dumps({"op": "event", **seen.model_dump(mode="json")})
 
     async def catch_up(self, room: Room) -> None:
         """Read from the log whatever this room has not seen, and fan it out."""
