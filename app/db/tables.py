@@ -178,3 +178,52 @@ class Attendance(SQLModel, table=True):
     last_left_at: int | None = Field(default=None, sa_type=BigInteger)
     late: bool = False
     status: str | None = Field(default=None, max_length=16)
+    corrected_by: str | None = Field(default=None, foreign_key="person.id")
+    corrected_at: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class Feedback(SQLModel, table=True):
+    """The one-minute form after a meeting: one per member and meeting."""
+
+    meeting_id: str = Field(primary_key=True, foreign_key="meeting.id")
+    person_id: str = Field(primary_key=True, foreign_key="person.id", index=True)
+    usefulness: int
+    safety: int
+    challenge: int
+    """Each 1 to 5."""
+    comment: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    """Free text: content, seen by the set's facilitators, never by a lead."""
+    created_at: int = Field(sa_type=BigInteger)
+
+
+class LearningLogEntry(SQLModel, table=True):
+    """A member's private note: seen by its author alone."""
+
+    __tablename__ = "learning_log_entry"
+    id: str = Field(primary_key=True, max_length=32)
+    person_id: str = Field(foreign_key="person.id", index=True)
+    set_id: str = Field(foreign_key="learning_set.id")
+    meeting_id: str | None = Field(default=None, foreign_key="meeting.id")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: int = Field(sa_type=BigInteger)
+    updated_at: int = Field(sa_type=BigInteger)
+
+
+class CommitmentUpdate(SQLModel, table=True):
+    """A member's short update on a commitment between meetings."""
+
+    __tablename__ = "commitment_update"
+    id: str = Field(primary_key=True, max_length=32)
+    commitment_id: str = Field(foreign_key="commitment.id", index=True)
+    person_id: str = Field(foreign_key="person.id")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: int = Field(sa_type=BigInteger)
+
+
+class ReminderSent(SQLModel, table=True):
+    """So that the reminder command, run by cron, sends each member one reminder a meeting."""
+
+    __tablename__ = "reminder_sent"
+    meeting_id: str = Field(primary_key=True, foreign_key="meeting.id")
+    person_id: str = Field(primary_key=True, foreign_key="person.id")
+    sent_at: int = Field(sa_type=BigInteger)
