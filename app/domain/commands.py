@@ -252,11 +252,16 @@ class SaveCommitment(Command):
 
 
 class ReportBack(Command):
+    """Report on a commitment from an earlier meeting. With `carry`, the next step also becomes
+    a commitment of this meeting, owned by the same member (edited, not duplicated, when the
+    report is saved again)."""
+
     type: Literal["report_back"] = "report_back"
     commitment_id: Id
     status: ReportStatus
     learned: Text = ""
     next_step: Text = ""
+    carry: bool = False
 
 
 # The server's own

@@ -643,6 +643,7 @@ def _flag_advice(state: MeetingState, cmd: c.FlagAdvice, actor: Actor, now: int)
 
 
 def _save_commitment(state: MeetingState, cmd: c.SaveCommitment, actor: Actor, now: int) -> Events:
+    carried_from: str | None = None
     if cmd.commitment_id is None:
         _require_kind(state, PhaseKind.TURNS)
         owner = state.presenter
@@ -657,7 +658,7 @@ def _save_commitment(state: MeetingState, cmd: c.SaveCommitment, actor: Actor, n
         existing = next((x for x in state.commitments if x.id == cmd.commitment_id), None)
         if existing is None:
             raise NotFound("No such commitment.")
-        owner, commitment_id = existing.owner, existing.id
+        owner, commitment_id, carried_from = existing.owner, existing.id, existing.carried_from
         if actor.participant != owner:
             _require_controller(state, actor)
     commitment = Commitment(
@@ -668,6 +669,7 @@ def _save_commitment(state: MeetingState, cmd: c.SaveCommitment, actor: Actor, n
         how_know=cmd.how_know,
         support=cmd.support,
         at=now,
+        carried_from=carried_from,
     )
     return [e.CommitmentSaved(commitment=commitment)]
 
@@ -678,11 +680,36 @@ def _report_back(state: MeetingState, cmd: c.ReportBack, actor: Actor, now: int)
         raise NotFound("No such commitment to report on.")
     if actor.participant != prior.owner:
         _require_controller(state, actor)
-    return [
-        e.CommitmentReported(
-            commitment_id=prior.id, status=cmd.status, learned=cmd.learned, next_step=cmd.next_step
+    reported = e.CommitmentReported(
+        commitment_id=prior.id, status=cmd.status, learned=cmd.learned, next_step=cmd.next_step
+    )
+    if not cmd.carry:
+        return [reported]
+    return [reported, _carried(state, prior.id, prior.owner, cmd.next_step, now)]
+
+
+def _carried(
+    state: MeetingState, prior_id: str, owner: str, next_step: str, now: int
+) -> e.CommitmentSaved:
+    """The next step of a report as a commitment of this meeting: the one already carried from
+    that report when there is one (its other fields kept), else a new one."""
+    if not next_step:
+        raise Invalid("Write the next step to record it as a new commitment.")
+    person = state.person(owner)
+    if person is None or not person.active:
+        raise Invalid("Only a member still in the set can take on a new commitment.")
+    existing = next((x for x in state.commitments if x.carried_from == prior_id), None)
+    if existing is not None:
+        return e.CommitmentSaved(
+            commitment=existing.model_copy(update={"what": next_step, "at": now})
         )
-    ]
+    if sum(1 for x in state.commitments if x.owner == owner) >= MAX_COMMITMENTS_EACH:
+        raise Invalid(f"A member makes at most {MAX_COMMITMENTS_EACH} commitments a meeting.")
+    # Two events come of this command: the new id is that of the first, unique in the log.
+    commitment = Commitment(
+        id=f"c{state.seq + 1}", owner=owner, what=next_step, at=now, carried_from=prior_id
+    )
+    return e.CommitmentSaved(commitment=commitment)
 
 
 # Controls and the close
@@ -875,6 +902,7 @@ def _apply_event(s: MeetingState, ev: e.AnyEvent) -> MeetingState:
                     "roster": ev.roster,
                     "phases": ev.phases,
                     "prior": ev.prior,
+                    "presented_before": ev.presented_before,
                     "delegate": ev.delegate,
                 }
             )

@@ -40,6 +40,8 @@ class MeetingOpened(Event):
     roster: tuple[Participant, ...]
     phases: tuple[Phase, ...]
     prior: tuple[PriorCommitment, ...] = ()
+    presented_before: tuple[str, ...] = ()
+    """Members of the set who presented at an earlier meeting of the programme."""
     delegate: str | None = None
     """The member on the set's rota for this meeting: they hold the controls from the start."""
 

@@ -170,6 +170,8 @@ class Commitment(Frozen):
     how_know: str = ""
     support: str = ""
     at: int
+    carried_from: str | None = None
+    """The earlier commitment whose reported next step this one carries on, if any."""
 
 
 class PriorCommitment(Frozen):
@@ -207,6 +209,8 @@ class MeetingState(Frozen):
     questions: tuple[Question, ...] = ()
     commitments: tuple[Commitment, ...] = ()
     prior: tuple[PriorCommitment, ...] = ()
+    presented_before: tuple[str, ...] = ()
+    """Members who presented at an earlier meeting of the programme (the presenting spread)."""
     delegate: str | None = None
     locked: bool = False
     admitted: tuple[str, ...] = ()
@@ -265,3 +269,9 @@ class MeetingState(Frozen):
 
     def members(self) -> tuple[Participant, ...]:
         return tuple(p for p in self.roster if p.role is Role.MEMBER and p.active)
+
+    def not_presented(self) -> tuple[Participant, ...]:
+        """Members who have not presented in the programme: not at an earlier meeting, nor in a
+        turn of this one that has begun."""
+        done = {*self.presented_before, *(s.member for s in self.slots[: self.presented])}
+        return tuple(p for p in self.members() if p.id not in done)

@@ -538,6 +538,29 @@ CASES: dict[str, list[Case]] = {
             lambda g: (c.ReportBack(commitment_id="pc-m1", status=ReportStatus.DONE), "m3", None),
             expect("forbidden"),
         ),
+        Case(
+            "m1 carries their next step as a new commitment",
+            lambda g: (
+                c.ReportBack(
+                    commitment_id="pc-m1",
+                    status=ReportStatus.PARTLY,
+                    next_step="Ask again",
+                    carry=True,
+                ),
+                "m1",
+                None,
+            ),
+            expect("commitment_reported+commitment_saved"),
+        ),
+        Case(
+            "m1 carries an empty next step",
+            lambda g: (
+                c.ReportBack(commitment_id="pc-m1", status=ReportStatus.DONE, carry=True),
+                "m1",
+                None,
+            ),
+            expect("invalid"),
+        ),
     ],
     "join": [
         Case(
@@ -1184,6 +1207,56 @@ def test_report_back_on_prior_commitments() -> None:
     assert log.state.prior[0].status is ReportStatus.DONE and log.state.prior[0].learned == ""
     before = new_meeting()
     assert code_of(before, c.ReportBack(commitment_id="pc-m1", status="done"), "m1") == "not_now"
+
+
+def test_a_next_step_carried_becomes_a_commitment_of_this_meeting() -> None:
+    log = at("report_back")
+    events = log.do(
+        c.ReportBack(
+            commitment_id="pc-m1", status="partly", next_step="Ask my manager", carry=True
+        ),
+        "m1",
+    )
+    assert [ev.type for ev in events] == ["commitment_reported", "commitment_saved"]
+    (carried,) = log.state.commitments
+    assert (carried.owner, carried.what, carried.carried_from) == ("m1", "Ask my manager", "pc-m1")
+    assert log.state.prior[0].next_step == "Ask my manager"
+    # Saving the report again edits the carried commitment rather than adding a second.
+    log.do(c.SaveCommitment(commitment_id=carried.id, what="x", by_when="June"), "m1")
+    log.do(
+        c.ReportBack(commitment_id="pc-m1", status="partly", next_step="Ask HR", carry=True), "m1"
+    )
+    (again,) = log.state.commitments
+    assert (again.id, again.what, again.by_when) == (carried.id, "Ask HR", "June")
+    # Without carry, the report alone changes; what was carried stays.
+    log.do(c.ReportBack(commitment_id="pc-m1", status="done", next_step="Rest"), "m1")
+    assert log.state.commitments == (again,)
+    # A facilitator may carry it for the member; the member owns it.
+    log.do(
+        c.ReportBack(commitment_id="pc-m2", status="changed", next_step="Pilot", carry=True), "f"
+    )
+    assert [x.owner for x in log.state.commitments] == ["m1", "m2"]
+    assert code_of(log, c.ReportBack(commitment_id="pc-m2", status="done", carry=True), "m2") == (
+        "invalid"
+    )
+    # It is one of the meeting's commitments: the summary and the next meeting see it.
+    log.do(c.NextPhase(), "f")
+    assert {x.owner for x in summary(log.state).commitments} == {"m1", "m2"}
+
+
+def test_the_presenting_spread_follows_earlier_meetings_and_begun_turns() -> None:
+    first = opened(people=roster(members=4))
+    log = Log(first.model_copy(update={"presented_before": ("m2",)}))
+    assert log.state.presented_before == ("m2",)
+    assert [p.id for p in log.state.not_presented()] == ["m1", "m3", "m4"]
+    log.do(c.StartMeeting(), "f")
+    log.do(c.NextPhase(), "f")
+    log.do(c.NextPhase(), "f")
+    assert log.state.phase is not None and log.state.phase.kind is PhaseKind.BIDDING
+    log.do(c.Allot(member="m3", minutes=10), "f")
+    assert [p.id for p in log.state.not_presented()] == ["m1", "m3", "m4"]
+    log.do(c.NextPhase(), "f")
+    assert [p.id for p in log.state.not_presented()] == ["m1", "m4"]
 
 
 # --- Timers ------------------------------------------------------------------------------------

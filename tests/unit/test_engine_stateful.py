@@ -139,6 +139,8 @@ BUILDERS: dict[str, Builder] = {
     "report_back": lambda d, s: c.ReportBack(
         commitment_id=_pick(d, [p.id for p in s.prior] + ["pc-zz"]),
         status=d.draw(st.sampled_from(ReportStatus)),
+        next_step=d.draw(st.sampled_from(["", "Try again"])),
+        carry=d.draw(st.booleans()),
     ),
     "join": lambda d, s: c.Join(connection=_connection(d, s), participant=_person(d, s)),
     "leave": lambda d, s: c.Leave(connection=_connection(d, s)),
@@ -271,6 +273,11 @@ class Meeting(RuleBasedStateMachine):
             made = event.commitment
             if made.id in self.owners:
                 assert made.owner == self.owners[made.id]
+            elif made.carried_from is not None:
+                # A reported next step carried on: its owner is the earlier commitment's.
+                prior = next(p for p in state.prior if p.id == made.carried_from)
+                assert made.owner == prior.owner
+                self.owners[made.id] = made.owner
             else:
                 assert made.owner == state.presenter
                 self.owners[made.id] = made.owner
