@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import logging.config
 import sys
 import time
+from datetime import UTC, datetime
 
 from sqlmodel import Session
 
+from app import logs, mail
 from app.auth import accounts
+from app.db import reminders
 from app.db.access import new_id
 from app.db.database import make_engine, migrate
 from app.db.tables import Programme, ProgrammeLead
@@ -53,4 +57,51 @@ def create_lead(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"create-lead": create_lead}
+def send_reminders(argv: list[str]) -> int:
+    """Mail each member of a set their open commitments and the time of the set's next meeting,
+    N days ahead: once per member and meeting, however often cron runs it."""
+    parser = argparse.ArgumentParser(
+        prog="python -m app send-reminders",
+        description="Remind members of meetings within the next N days (SMTP when configured, "
+        "else the log). Safe to run as often as you like: each member gets one reminder a "
+        "meeting.",
+    )
+    parser.add_argument("--days", type=int, required=True, help="how many days ahead to look")
+    parser.add_argument(
+        "--now", help="the time to count from, ISO 8601 (UTC unless it names a zone); default now"
+    )
+    args = parser.parse_args(argv)
+    if not 0 <= args.days <= 366:
+        parser.error("--days must be from 0 to 366")
+    now = time.time_ns() // 1_000_000
+    if args.now:
+        try:
+            at = datetime.fromisoformat(args.now)
+        except ValueError:
+            parser.error(f"--now is not an ISO 8601 time: {args.now!r}")
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        now = int(at.timestamp() * 1000)
+    if not logging.getLogger().handlers:  # the log mailer's lines go to stderr, as JSON
+        logging.config.dictConfig(logs.config("INFO"))
+    settings = Settings()
+    migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+
+    def send(to: str, subject: str, body: str) -> None:
+        mail.send(settings, to=to, subject=subject, body=body)
+
+    try:
+        outcome = reminders.send_due(
+            engine, now=now, days=args.days, public_url=settings.public_url, send=send
+        )
+    finally:
+        engine.dispose()
+    print(f"Sent {outcome.sent} reminder{'' if outcome.sent == 1 else 's'}.")
+    if outcome.failed:
+        print(f"send-reminders: {outcome.failed} could not be sent", file=sys.stderr)
+        return 1
+    return 0
+
+
+COMMANDS = {"create-lead": create_lead, "send-reminders": send_reminders}

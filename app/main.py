@@ -33,6 +33,7 @@ from app.settings import Settings
 from app.web import auth_routes, health, pages, set_meetings, ws
 from app.web import programmes as programme_routes
 from app.web import sets as set_routes
+from app.web import summaries as summary_routes
 from app.web.body_guard import BodyGuard
 from app.web.deps import Services, now_ms, services_of
 from app.web.guard import Anyone
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(programme_routes.router)
     app.include_router(set_routes.router)
     app.include_router(set_meetings.router)
+    app.include_router(summary_routes.router)
     _check_vendor()
 
     @app.get("/static/vendor/{name}", include_in_schema=False)

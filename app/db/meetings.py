@@ -11,12 +11,14 @@ from app.db.tables import (
     CommitmentRecord,
     LearningSet,
     Meeting,
+    MeetingEvent,
     Membership,
     Organisation,
     Person,
     Programme,
 )
 from app.domain import events as e
+from app.domain.engine import replay
 from app.domain.model import (
     MeetingInfo,
     Participant,
@@ -25,6 +27,7 @@ from app.domain.model import (
     Settings,
 )
 from app.domain.templates import DEFAULT_TEMPLATE, PhaseSpec, phases_from, template_from_json
+from app.domain.views import summary
 
 TITLE_LENGTH = 200
 """Meeting.title's column width."""
@@ -57,6 +60,37 @@ def open_commitments(session: Session, set_id: str) -> tuple[PriorCommitment, ..
     return tuple(
         PriorCommitment(id=r.id, owner=r.owner_id, what=r.what, by_when=r.by_when) for r in rows
     )
+
+
+def presented_before(session: Session, learning_set: LearningSet) -> tuple[str, ...]:
+    """The set's members who presented at a closed meeting of the programme (of the set alone
+    when it has no programme): each such meeting's log replayed, its summary's presenters."""
+    sets = (
+        select(LearningSet.id).where(LearningSet.programme_id == learning_set.programme_id)
+        if learning_set.programme_id is not None
+        else select(LearningSet.id).where(LearningSet.id == learning_set.id)
+    )
+    meetings = session.exec(
+        select(Meeting.id).where(col(Meeting.set_id).in_(sets), Meeting.status == "closed")
+    ).all()
+    members = {
+        m.person_id
+        for m in session.exec(
+            select(Membership).where(
+                Membership.set_id == learning_set.id, Membership.role == Role.MEMBER.value
+            )
+        ).all()
+    }
+    presented: set[str] = set()
+    for meeting_id in meetings:
+        rows = session.exec(
+            select(MeetingEvent)
+            .where(MeetingEvent.meeting_id == meeting_id)
+            .order_by(col(MeetingEvent.seq))
+        ).all()
+        state = replay(meeting_id, (eventlog.from_row(r) for r in rows))
+        presented.update(slot.member for slot in summary(state).presenters)
+    return tuple(sorted(presented & members))
 
 
 def _title(set_name: str, number: int) -> str:
@@ -132,6 +166,7 @@ def create_meeting(
             roster=people,
             phases=phases_from(template or template_for(session, learning_set)),
             prior=open_commitments(session, set_id),
+            presented_before=presented_before(session, learning_set),
             delegate=rota_person_id,
         )
         meeting_id = meeting.id

@@ -253,6 +253,11 @@
   });
 
   document.addEventListener("click", function (evt) {
+    var printer = evt.target && evt.target.closest ? evt.target.closest("[data-print]") : null;
+    if (printer) {
+      window.print();
+      return;
+    }
     var button = evt.target && evt.target.closest ? evt.target.closest("[data-dismiss-error]") : null;
     if (!button) return;
     var error = byId("room-error");

@@ -442,6 +442,8 @@ class RoomRenderer:
             "turn_questions": [q for q in v.questions if presenter and q.presenter == presenter],
             "my_bid": next((b for b in v.bids if b.member == viewer), None),
             "slotted": {s.member for s in v.slots},
+            "not_presented": v.not_presented(),
+            "carried": {x.carried_from for x in v.commitments if x.carried_from},
             "plan": plan_fit(v, now_ms),
             "phase_rows": _phase_rows(v),
             "prior_groups": _grouped(v.prior),
