@@ -32,6 +32,7 @@ from app.rooms.service import RoomService
 from app.settings import Settings
 from app.web import auth_routes, health, pages, set_meetings, ws
 from app.web import programmes as programme_routes
+from app.web import reports as report_routes
 from app.web import sets as set_routes
 from app.web import summaries as summary_routes
 from app.web.body_guard import BodyGuard
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(programme_routes.router)
     app.include_router(set_routes.router)
     app.include_router(set_meetings.router)
+    app.include_router(report_routes.router)
     app.include_router(summary_routes.router)
     _check_vendor()
 
