@@ -30,7 +30,7 @@ from app.rooms.broker import MemoryBroker, make_broker
 from app.rooms.hub import Hub
 from app.rooms.service import RoomService
 from app.settings import Settings
-from app.web import auth_routes, health, pages, set_meetings, ws
+from app.web import auth_routes, health, member_pages, pages, set_meetings, ws
 from app.web import programmes as programme_routes
 from app.web import reports as report_routes
 from app.web import sets as set_routes
@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(programme_routes.router)
     app.include_router(set_routes.router)
     app.include_router(set_meetings.router)
+    app.include_router(member_pages.router)
     app.include_router(report_routes.router)
     app.include_router(summary_routes.router)
     _check_vendor()

@@ -57,6 +57,9 @@ class Metrics:
             registry=self.registry,
         )
 
+        self._local = self.broadcast.labels(via="local")
+        self._via_log = self.broadcast.labels(via="log")
+
     def watch(
         self,
         *,
@@ -72,11 +75,11 @@ class Metrics:
     def committed(self, events: int, seconds: float) -> None:
         """A command's events were appended and fanned out here `seconds` after the commit."""
         self.events.inc(events)
-        self.broadcast.labels(via="local").observe(seconds)
+        self._local.observe(seconds)
 
     def caught_up(self, batch: Sequence[e.Stamped], now_ms: int) -> None:
         """Events committed elsewhere were fanned out here at `now_ms`."""
-        observe = self.broadcast.labels(via="log").observe
+        observe = self._via_log.observe
         for stamped in batch:
             observe(max(0, now_ms - stamped.at) / 1000)
 

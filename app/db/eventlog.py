@@ -85,6 +85,18 @@ def append(
     late_after_ms: int = 10 * 60_000,
 ) -> None:
     """Append `batch` (numbered from expected_seq + 1) with its projections, all or nothing."""
+    if not any(isinstance(s.event, _PROJECTED) for s in batch):
+        # Most live events (timers, hands, phases) have no projection: the rows alone, without
+        # an ORM session, in one transaction.
+        _check_follows(expected_seq, batch)
+        try:
+            with engine.begin() as connection:
+                connection.execute(_INSERT_EVENT, [_values(meeting_id, s) for s in batch])
+        except IntegrityError as error:
+            if _is_sequence_clash(error):
+                raise SequenceConflict(meeting_id) from error
+            raise
+        return
     with Session(engine) as session:
         try:
             append_in(session, meeting_id, expected_seq, batch, late_after_ms=late_after_ms)
@@ -105,14 +117,18 @@ def append_in(
     late_after_ms: int = 10 * 60_000,
 ) -> None:
     """`append`'s writes inside the caller's transaction (which commits them)."""
-    for offset, stamped in enumerate(batch, start=1):
-        if stamped.seq != expected_seq + offset:
-            raise ValueError("events must follow the expected sequence without gaps")
+    _check_follows(expected_seq, batch)
     connection = session.connection()  # the session's own transaction
     for stamped in batch:
         # Raises IntegrityError at once when another writer holds this sequence, as a flush did.
         connection.execute(_INSERT_EVENT, _values(meeting_id, stamped))
         _project(session, meeting_id, stamped, late_after_ms)
+
+
+def _check_follows(expected_seq: int, batch: Sequence[e.Stamped]) -> None:
+    for offset, stamped in enumerate(batch, start=1):
+        if stamped.seq != expected_seq + offset:
+            raise ValueError("events must follow the expected sequence without gaps")
 
 
 def _is_sequence_clash(error: IntegrityError) -> bool:
@@ -124,8 +140,26 @@ def _is_sequence_clash(error: IntegrityError) -> bool:
     return "meeting_event.meeting_id, meeting_event.seq" in str(error.orig)
 
 
+_PROJECTED = (
+    e.MeetingStarted,
+    e.MeetingClosed,
+    e.MeetingRescheduled,
+    e.QuestionAsked,
+    e.QuestionFlagged,
+    e.QuestionStarred,
+    e.CommitmentSaved,
+    e.CommitmentReported,
+    e.MemberJoined,
+    e.MemberLeft,
+)
+"""The events that write more than their log row: a new case in `_project` needs its type here,
+or it never runs (and `append` writes events of no other type without a session)."""
+
+
 def _project(session: Session, meeting_id: str, stamped: e.Stamped, late_after_ms: int) -> None:
     ev = stamped.event
+    if not isinstance(ev, _PROJECTED):
+        return
     match ev:
         case e.MeetingStarted() | e.MeetingClosed():
             meeting = session.get(Meeting, meeting_id)

@@ -270,9 +270,9 @@ class Hub:
         """Close the sockets of people who may no longer be here (a revoked link, removed from
         the set), and let in those waiting in the lobby who now may."""
         revoked = {s.event.participant for s in fresh if isinstance(s.event, e.AccessRevoked)}
+        active = {p.id for p in room.state.roster if p.active}
         for conn in list(room.connections.values()):
-            person = room.state.person(conn.participant)
-            if conn.participant in revoked or person is None or not person.active:
+            if conn.participant in revoked or conn.participant not in active:
                 self.detach(room, conn, code=CLOSE_POLICY)
         for participant, waiters in room.lobby.items():
             if room.state.may_enter(participant):

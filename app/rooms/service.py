@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from functools import partial
 
 from sqlalchemy import Engine
 
@@ -84,13 +85,18 @@ class RoomService:
                 if not batch:
                     return state.seq
                 try:
-                    await asyncio.to_thread(
-                        eventlog.append,
-                        self._engine,
-                        meeting_id,
-                        state.seq,
-                        batch,
-                        late_after_ms=state.settings.late_after_minutes * 60_000,
+                    # The executor without asyncio.to_thread's copy of the context variables
+                    # (the write reads none): one hop to the thread pool per command.
+                    await asyncio.get_running_loop().run_in_executor(
+                        None,
+                        partial(
+                            eventlog.append,
+                            self._engine,
+                            meeting_id,
+                            state.seq,
+                            batch,
+                            late_after_ms=state.settings.late_after_minutes * 60_000,
+                        ),
                     )
                 except eventlog.SequenceConflict:
                     await self._hub.catch_up(room)
