@@ -261,8 +261,13 @@ def test_figures(db_url: str, tmp_path: Path) -> None:
         if level == "set meeting":
             assert f'{rate} <span class="hint nowrap">({row["attended"]} of ' in text
             if row["usefulness"]:
-                scores = f"{row['usefulness']} / {row['safety']} / {row['challenge']}"
-                assert scores in text, (name, number)
+                scores = (
+                    rf'"Answers">{row["feedback_responses"]}</td>\s*'
+                    rf'<td data-label="Usefulness">{row["usefulness"]}</td>\s*'
+                    rf'<td data-label="Safety">{row["safety"]}</td>\s*'
+                    rf'<td data-label="Challenge">{row["challenge"]}</td>'
+                )
+                assert re.search(scores, text), (name, number)
         if level == "member":
             assert re.search(
                 rf">{re.escape(member)}</th><td[^>]*>{row['attended']} of {row['member_meetings']}"
