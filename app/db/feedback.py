@@ -40,6 +40,8 @@ class FeedbackView:
     given: int
     """How many members have given feedback (a count; never who said what)."""
     members: int
+    comments: tuple[str, ...] = ()
+    """The members' comments, unattributed: for the set's facilitators alone."""
 
     def accepting(self, now: int) -> bool:
         return self.closed and self.open_until is not None and now <= self.open_until
@@ -74,7 +76,11 @@ def _is_member(session: Session, set_id: str, person_id: str) -> bool:
     return membership is not None and membership.role == Role.MEMBER.value
 
 
-def feedback_view(engine: Engine, *, meeting_id: str, person_id: str) -> FeedbackView:
+def feedback_view(
+    engine: Engine, *, meeting_id: str, person_id: str, with_comments: bool = False
+) -> FeedbackView:
+    """The meeting's feedback as `person_id` may see it: their own answer, how many have
+    answered, and (`with_comments`, for a facilitator of the set) the comments unattributed."""
     with Session(engine, expire_on_commit=False) as session:
         meeting = session.get(Meeting, meeting_id)
         if meeting is None:
@@ -101,6 +107,17 @@ def feedback_view(engine: Engine, *, meeting_id: str, person_id: str) -> Feedbac
             mine=session.get(Feedback, (meeting_id, person_id)),
             given=given,
             members=members,
+            comments=tuple(
+                sorted(
+                    session.exec(
+                        select(Feedback.comment).where(
+                            Feedback.meeting_id == meeting_id, Feedback.comment != ""
+                        )
+                    ).all()
+                )
+            )
+            if with_comments
+            else (),
         )
 
 

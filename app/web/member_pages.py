@@ -227,7 +227,13 @@ def _feedback_page(
     error: str = "",
     values: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    view = feedback.feedback_view(services.engine, meeting_id=meeting_id, person_id=who.person_id)
+    set_id = schedule.meeting_set(services.engine, meeting_id=meeting_id)
+    view = feedback.feedback_view(
+        services.engine,
+        meeting_id=meeting_id,
+        person_id=who.person_id,
+        with_comments=set_id in who.facilitates,
+    )
     mine = view.mine
     current = {
         "usefulness": str(mine.usefulness) if mine else "",

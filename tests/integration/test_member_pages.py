@@ -157,7 +157,7 @@ def test_feedback_opens_at_the_close_and_is_one_per_member(
     assert not _form_to(path, page.text) and "Changed my mind" in page.text
 
 
-def test_a_facilitator_gives_no_feedback_and_a_lead_cannot_open_it(
+def test_a_facilitator_gives_no_feedback_and_reads_the_comments_unattributed(
     server: Server, seeded: SeededSet, db_url: str, people: dict[str, httpx.Client]
 ) -> None:
     path = f"/meetings/{seeded.meeting_id}/feedback"
@@ -167,7 +167,9 @@ def test_a_facilitator_gives_no_feedback_and_a_lead_cannot_open_it(
     page = fac.get(path)
     assert page.status_code == 200
     assert not _form_to(path, page.text)
-    assert "1 of 8" in page.text and "SECRET-COMMENT" not in page.text
+    assert "1 of 8" in page.text and "SECRET-COMMENT" in page.text, "comments, unattributed"
+    assert seeded.names[seeded.members[0]] not in page.text.split("Their comments")[1]
+    assert "SECRET-COMMENT" not in people["m2"].get(path).text
     refused = fac.post(path, data=_rated(5, 5, 5))
     assert refused.status_code == 409 and "facilitators give none" in refused.text
     assert [r.person_id for r in _feedback(db_url, seeded.meeting_id)] == [seeded.members[0]]
