@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await freezer
             await hub.close()
+            await asyncio.to_thread(rooms.close)
             await broker.stop()
             engine.dispose()
 
@@ -123,9 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(programme_routes.router)
     app.include_router(set_routes.router)
     app.include_router(set_meetings.router)
-    app.include_router(member_pages.router)
     app.include_router(report_routes.router)
     app.include_router(summary_routes.router)
+    app.include_router(member_pages.router)
     _check_vendor()
 
     @app.get("/static/vendor/{name}", include_in_schema=False)

@@ -19,6 +19,7 @@ from app.domain.model import Actor
 from app.metrics import Metrics
 from app.rooms.broker import Broker
 from app.rooms.hub import Clock, Hub
+from app.rooms.writer import Writer
 
 MAX_ATTEMPTS = 5
 
@@ -38,7 +39,12 @@ class RoomService:
         self._hub = hub
         self._broker = broker
         self._clock = clock
+        self._writer = Writer()
         hub.on_deadline = self._deadline
+
+    def close(self) -> None:
+        """Stop the threads that write the log (after what is queued)."""
+        self._writer.close()
 
     async def handle(
         self,
@@ -85,10 +91,7 @@ class RoomService:
                 if not batch:
                     return state.seq
                 try:
-                    # The executor without asyncio.to_thread's copy of the context variables
-                    # (the write reads none): one hop to the thread pool per command.
-                    await asyncio.get_running_loop().run_in_executor(
-                        None,
+                    await self._writer.run(
                         partial(
                             eventlog.append,
                             self._engine,
@@ -96,7 +99,7 @@ class RoomService:
                             state.seq,
                             batch,
                             late_after_ms=state.settings.late_after_minutes * 60_000,
-                        ),
+                        )
                     )
                 except eventlog.SequenceConflict:
                     await self._hub.catch_up(room)

@@ -16,6 +16,7 @@ from app.domain.model import MeetingState, Role, Settings
 from app.rooms.broker import MemoryBroker
 from app.rooms.connection import Connection, SendQueue
 from app.rooms.hub import Hub, Room
+from app.rooms.writer import Writer
 from tests.factories import START_MS, Log, opened, roster
 
 VIEWERS = ("f", "m1", "m2", "m3", "m4")
@@ -141,3 +142,22 @@ def test_a_socket_too_slow_for_its_queue_is_dropped() -> None:
         conn.send(str(i))
     assert conn.dropped
     assert conn.queue.get_nowait() is None and conn.queue.empty()
+
+
+def test_the_writer_returns_what_the_call_returned_or_raised() -> None:
+    writer = Writer(threads=2)
+
+    def refuse() -> int:
+        raise ValueError("no")
+
+    async def scenario() -> None:
+        assert await writer.run(lambda: 41 + 1) == 42
+        with pytest.raises(ValueError, match="no"):
+            await writer.run(refuse)
+        results = await asyncio.gather(*(writer.run(lambda i=i: i) for i in range(50)))
+        assert results == list(range(50))
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        writer.close()
