@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import uuid
 from typing import Any
 
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 
 from app.db.schedule import rules_to_accept
 from app.domain import commands as c
-from app.domain.errors import DomainError
+from app.domain.errors import DomainError, RoomMovedOn
 from app.domain.model import Actor, Role
 from app.rooms.connection import CLOSE_TOO_SLOW, Connection, Mode
 from app.rooms.hub import Room
@@ -23,6 +24,8 @@ from app.web.deps import Services, services_of
 from app.web.guard import CLOSE_POLICY, SetParticipant
 
 router = APIRouter()
+JOIN_ATTEMPTS = 10
+CLOSE_TRY_AGAIN = 1013
 log = logging.getLogger(__name__)
 
 CLOSE_NOT_FOUND = 4404
@@ -82,9 +85,9 @@ async def _serve(
         limit=services.settings.send_queue_limit,
     )
     actor = Actor(participant=participant, role=role)
-    await services.rooms.handle(
-        meeting_id, Actor.system(), c.Join(connection=conn.id, participant=participant)
-    )
+    if not await _join(services, meeting_id, c.Join(connection=conn.id, participant=participant)):
+        await websocket.close(code=CLOSE_TRY_AGAIN)
+        return
     # Producer and consumer: when either ends (the client left, or it is too slow), stop both.
     tasks: set[asyncio.Task[None]] = set()
     try:
@@ -108,6 +111,18 @@ async def _serve(
             log.exception("recording a departure failed")
         finally:
             services.hub.detach(room, conn)
+
+
+async def _join(services: Services, meeting_id: str, join: c.Join) -> bool:
+    """Record the arrival. When a whole room arrives at once through several workers, their
+    joins race for the same sequence numbers: try again a little later rather than fail."""
+    for attempt in range(JOIN_ATTEMPTS):
+        try:
+            await services.rooms.handle(meeting_id, Actor.system(), join)
+            return True
+        except RoomMovedOn:
+            await asyncio.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+    return False
 
 
 def _is_disconnect(error: Exception) -> bool:
