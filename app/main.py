@@ -55,7 +55,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(migrate, settings.database_url)
         engine = make_engine(settings.database_url)
-        broker = make_broker(settings.broker_url)
+        broker = make_broker(
+            settings.broker_url,
+            ping_interval=settings.broker_ping_interval,
+            ping_timeout=settings.broker_ping_timeout,
+            command_timeout=settings.broker_command_timeout,
+        )
         renderer = RoomRenderer(HERE / "templates")
         metrics = Metrics()
         hub = Hub(

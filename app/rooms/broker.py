@@ -24,6 +24,10 @@ class Broker(Protocol):
     @property
     def healthy(self) -> bool: ...
 
+    def problem(self) -> str | None:
+        """What keeps the broker from working, in a sentence for /readyz; None if nothing."""
+        ...
+
 
 class MemoryBroker:
     """One process: publishing is calling this worker's hub."""
@@ -53,12 +57,27 @@ class MemoryBroker:
     def healthy(self) -> bool:
         return self._on_message is not None
 
+    def problem(self) -> str | None:
+        return None if self.healthy else "not started"
 
-def make_broker(url: str) -> Broker:
+
+def make_broker(
+    url: str,
+    *,
+    ping_interval: float = 5.0,
+    ping_timeout: float = 3.0,
+    command_timeout: float = 2.0,
+) -> Broker:
+    """The broker `url` names; the times (seconds) are the Redis broker's, see RedisBroker."""
     if url.startswith("memory://"):
         return MemoryBroker()
     if url.startswith(("redis://", "rediss://", "unix://")):
         from app.rooms.redis_broker import RedisBroker  # here: it imports this module
 
-        return RedisBroker(url)
+        return RedisBroker(
+            url,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            command_timeout=command_timeout,
+        )
     raise ValueError(f"Unsupported broker URL scheme: {url.split(':', 1)[0]}")
