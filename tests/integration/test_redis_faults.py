@@ -23,8 +23,10 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
 
-from app.rooms.redis_broker import detection_bound
+from app.rooms.redis_broker import RedisBroker, detection_bound
 from app.settings import Settings
 from tests.harness import RoomClient, SeededSet, Server
 from tests.integration.test_live_meeting import _client, _server_state
@@ -308,3 +310,48 @@ async def _both_ways(fac: RoomClient, on_b: list[RoomClient]) -> None:
     await on_b[1].command("raise_hand")
     raised = on_b[1].you["id"]
     await fac.wait_for(lambda s: raised in s.hands, timeout=5)
+
+
+def test_publishing_never_waits_for_redis_and_what_failed_is_sent_when_it_is_back(
+    redis_server: RedisServer, proxy: BlackHoleProxy
+) -> None:
+    """A command publishes after its commit and its local delivery: a silent Redis must not
+    hold it (or its room) up. `publish` returns without ever suspending, even into a black
+    hole, and the announcement reaches the other workers once the link is back."""
+
+    async def scenario() -> None:
+        async def ignore(*_: object) -> None:
+            return None
+
+        broker = RedisBroker(
+            proxy.url, ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT, command_timeout=0.5
+        )
+        listener = aioredis.Redis.from_url(redis_server.url).pubsub()
+        try:
+            await broker.start(ignore, ignore)
+            await listener.subscribe("setroom:meeting:m1")
+            await broker.publish("m1", 4)
+            assert await _next_message(listener) == b"4"
+
+            proxy.black_hole()
+            for seq in (5, 6):
+                publishing = broker.publish("m1", seq)
+                with pytest.raises(StopIteration):
+                    publishing.send(None)  # it finished without waiting for anything
+            proxy.heal()
+            assert await _next_message(listener, within=RECOVERED_WITHIN) == b"6"
+        finally:
+            await broker.stop()
+            await listener.aclose()  # type: ignore[no-untyped-call]
+
+    asyncio.run(scenario())
+
+
+async def _next_message(listener: PubSub, within: float = 5) -> bytes:
+    started = time.monotonic()
+    while time.monotonic() - started < within:
+        message = await listener.get_message(ignore_subscribe_messages=True, timeout=0.1)
+        if message is not None:
+            data: bytes = message["data"]
+            return data
+    raise AssertionError("no message")
