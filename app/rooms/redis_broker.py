@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -50,6 +51,10 @@ from app.rooms.broker import OnMessage, OnResync
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "setroom:meeting:"
+WORKERS_KEY = "setroom:workers"
+"""A set of the workers that have started and not yet been swept (see app.rooms.presence)."""
+ALIVE_PREFIX = "setroom:worker:"
+"""One key per live worker, its heartbeat: it expires when the worker stops beating."""
 
 
 class SilentConnection(Exception):
@@ -73,9 +78,15 @@ class RedisBroker:
         backoff_base: float = 0.1,
         backoff_cap: float = 2.0,
         command_timeout: float = 2.0,
+        heartbeat_interval: float = 3.0,
+        lapse_after: float = 15.0,
         prefix: str = CHANNEL_PREFIX,
     ) -> None:
+        self.worker_id = secrets.token_hex(4)
+        """This worker's name among the others; its connections' ids start with it."""
         self._url = url
+        self._heartbeat_interval = heartbeat_interval
+        self._lapse_after = lapse_after
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
         self._backoff_base = backoff_base
@@ -93,6 +104,8 @@ class RedisBroker:
         self._ready = False
         """True once the session's subscriptions are confirmed (its first pong came back)."""
         self._last_pong = 0.0
+        self._up_since = 0.0
+        """When this session's first pong came back (monotonic)."""
         self._ping_sent: float | None = None
         self._pending: dict[str, int] = {}
         """SUBSCRIBE commands sent per channel and not yet confirmed."""
@@ -102,6 +115,7 @@ class RedisBroker:
         self._wake = asyncio.Event()
         """Set when there is something for the publisher to send."""
         self._publisher: asyncio.Task[None] | None = None
+        self._heart: asyncio.Task[None] | None = None
         self._down_since: float | None = None
         """Wall-clock time the subscriber lost Redis (or started without it); None while up."""
         self._why = ""
@@ -128,17 +142,24 @@ class RedisBroker:
         self._down(time.time(), "not connected yet")
         self._supervisor = asyncio.create_task(self._supervise(), name="redis-broker")
         self._publisher = asyncio.create_task(self._publish_noted(), name="redis-publisher")
+        self._heart = asyncio.create_task(self._beat(), name="redis-heartbeat")
         deadline = time.monotonic() + self._command_timeout
         while not self._ready and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
-        for task in (self._supervisor, self._publisher):
+        for task in (self._supervisor, self._publisher, self._heart):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._supervisor = self._publisher = None
+        self._supervisor = self._publisher = self._heart = None
+        if self._client is not None:
+            # Stopped beating: the others sweep whatever connections this worker left behind.
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                await asyncio.wait_for(
+                    self._client.delete(ALIVE_PREFIX + self.worker_id), self._command_timeout
+                )
         if self._unsent and self._client is not None:
             # Last words: other workers learn of this worker's final writes now, not at the
             # next event in those meetings.
@@ -218,6 +239,50 @@ class RedisBroker:
             silent = time.time() - (time.monotonic() - self._last_pong)
             return f"silent since {_iso(silent)} (a ping is overdue)"
         return f"unreachable since {_iso(self._down_since)} ({self._why})"
+
+    # Workers' heartbeats
+
+    async def lapsed_workers(self) -> set[str]:
+        """Other workers that started and whose heartbeat has lapsed (crashed, stopped, or cut
+        off from Redis for `lapse_after` seconds). Empty while this worker cannot tell: when
+        Redis is away, and until it has been back long enough for every worker that can reach
+        it to have beaten again (after an outage every heartbeat has lapsed)."""
+        client = self._client
+        settled = time.monotonic() - self._up_since >= self._lapse_after + self._heartbeat_interval
+        if client is None or not self.healthy or not settled:
+            return set()
+        try:
+            members = await client.smembers(WORKERS_KEY)
+            names = {m.decode() if isinstance(m, bytes) else m for m in members}
+            others = sorted(names - {self.worker_id})
+            if not others:
+                return set()
+            async with client.pipeline(transaction=False) as pipe:
+                for worker in others:
+                    pipe.exists(ALIVE_PREFIX + worker)
+                alive = await pipe.execute()
+        except (RedisError, OSError, TimeoutError):
+            return set()
+        return {worker for worker, beating in zip(others, alive, strict=True) if not beating}
+
+    async def forget_workers(self, workers: set[str]) -> None:
+        """Drop swept workers from the register. Never raises: they are swept again later."""
+        if self._client is None or not workers:
+            return
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            await self._client.srem(WORKERS_KEY, *workers)
+
+    async def _beat(self) -> None:
+        assert self._client is not None
+        while True:
+            try:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    pipe.sadd(WORKERS_KEY, self.worker_id)
+                    pipe.set(ALIVE_PREFIX + self.worker_id, "1", px=int(self._lapse_after * 1000))
+                    await pipe.execute()
+            except (RedisError, OSError, TimeoutError) as error:
+                log.info("broker heartbeat failed", extra={"error": type(error).__name__})
+            await asyncio.sleep(self._heartbeat_interval)
 
     # The publisher
 
@@ -366,6 +431,7 @@ class RedisBroker:
             return
         self._ready = True
         self._down_since = None
+        self._up_since = self._last_pong
         self.resubscribed += 1
         log.info(
             "broker subscribed",

@@ -43,6 +43,10 @@ NOTICED_WITHIN = detection_bound(PING_INTERVAL, PING_TIMEOUT)
 SLACK = 3.0
 RECOVERED_WITHIN = 10.0
 """Backoff (capped at 2 s) plus a reconnect and a resubscription, on a busy machine."""
+HEARTBEAT = 0.3
+LAPSE = 2.0
+SWEEP_EVERY = 0.5
+SWEPT_WITHIN = LAPSE + SWEEP_EVERY
 
 
 class BlackHoleProxy:
@@ -147,16 +151,35 @@ def proxy(redis_server: RedisServer) -> Iterator[BlackHoleProxy]:
 
 
 @pytest.fixture
+def proxies(redis_server: RedisServer) -> Iterator[tuple[BlackHoleProxy, BlackHoleProxy]]:
+    """One proxy per worker, so that one worker alone can be cut off."""
+    first = BlackHoleProxy(redis_server.port).start()
+    second = BlackHoleProxy(redis_server.port).start()
+    yield first, second
+    second.stop()
+    first.stop()
+
+
+@pytest.fixture
 def workers(
-    db_url: str, seeded: SeededSet, proxy: BlackHoleProxy, tmp_path: Path
+    db_url: str, seeded: SeededSet, proxies: tuple[BlackHoleProxy, BlackHoleProxy], tmp_path: Path
 ) -> Iterator[tuple[Server, Server]]:
     env = {
-        "SETROOM_BROKER_URL": proxy.url,
         "SETROOM_BROKER_PING_INTERVAL": str(PING_INTERVAL),
         "SETROOM_BROKER_PING_TIMEOUT": str(PING_TIMEOUT),
         "SETROOM_BROKER_COMMAND_TIMEOUT": str(COMMAND_TIMEOUT),
+        "SETROOM_BROKER_HEARTBEAT_INTERVAL": str(HEARTBEAT),
+        "SETROOM_BROKER_HEARTBEAT_LAPSE": str(LAPSE),
+        "SETROOM_PRESENCE_SWEEP_SECONDS": str(SWEEP_EVERY),
     }
-    a, b = (Server(db_url, env=env, log_path=tmp_path / f"worker-{n}.log") for n in "ab")
+    a, b = (
+        Server(
+            db_url,
+            env={**env, "SETROOM_BROKER_URL": proxy.url},
+            log_path=tmp_path / f"worker-{n}.log",
+        )
+        for n, proxy in zip("ab", proxies, strict=True)
+    )
     try:
         with ThreadPoolExecutor(2) as pool:  # start both at once: they take turns to migrate
             for started in [pool.submit(a.start), pool.submit(b.start)]:
@@ -179,7 +202,7 @@ def test_while_redis_is_away_rooms_carry_on_and_nothing_is_lost_when_it_is_back(
     seeded: SeededSet,
     db_url: str,
     redis_server: RedisServer,
-    proxy: BlackHoleProxy,
+    proxies: tuple[BlackHoleProxy, BlackHoleProxy],
 ) -> None:
     a, b = workers
     m1, m2, m3 = seeded.members[:3]
@@ -195,7 +218,8 @@ def test_while_redis_is_away_rooms_carry_on_and_nothing_is_lost_when_it_is_back(
         if fault == "redis_restarted":
             redis_server.stop()
         else:
-            proxy.black_hole()
+            for proxy in proxies:
+                proxy.black_hole()
         for worker in workers:
             await _until_ready(worker, False, within=NOTICED_WITHIN + SLACK)
             body = await _reason(worker)
@@ -214,7 +238,8 @@ def test_while_redis_is_away_rooms_carry_on_and_nothing_is_lost_when_it_is_back(
         if fault == "redis_restarted":
             redis_server.start()  # the same port
         else:
-            proxy.heal()
+            for proxy in proxies:
+                proxy.heal()
         for worker in workers:
             await _until_ready(worker, True, within=RECOVERED_WITHIN)
         await _converged(db_url, seeded, everyone)
@@ -275,6 +300,73 @@ def test_killed_pubsub_connections_are_replaced_and_nothing_is_lost(
         asyncio.run(scenario())
     finally:
         direct.close()
+
+
+def test_a_crashed_workers_people_go_offline_for_everyone_else(
+    workers: tuple[Server, Server], seeded: SeededSet, db_url: str
+) -> None:
+    """kill -9 leaves no Leave in the log; the crashed worker's heartbeat lapses and the other
+    records its connections as gone, so the room no longer shows them online."""
+    a, b = workers
+    m1, m2, m3 = seeded.members[:3]
+
+    async def scenario() -> None:
+        fac = await _client(b, seeded, seeded.facilitator).connect()
+        on_b = await _client(b, seeded, m1).connect()
+        on_a = [await _client(a, seeded, pid).connect() for pid in (m2, m3)]
+        await fac.command("start_meeting")
+        await _converged(db_url, seeded, [fac, on_b, *on_a])
+        assert _online(fac) == {seeded.facilitator, m1, m2, m3}
+
+        a.stop(kill=True)
+        await fac.wait_for(lambda s: _online(fac) == {seeded.facilitator, m1}, SWEPT_WITHIN + SLACK)
+        await _converged(db_url, seeded, [fac, on_b])
+        truth = _server_state(db_url, seeded.meeting_id)
+        assert set(truth.connections.values()) == {seeded.facilitator, m1}
+        for client in (fac, on_b):
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_worker_cut_off_from_redis_counts_its_people_again_when_back(
+    workers: tuple[Server, Server],
+    seeded: SeededSet,
+    db_url: str,
+    proxies: tuple[BlackHoleProxy, BlackHoleProxy],
+) -> None:
+    """A worker silent in Redis longer than the lapse is taken for dead and its people are
+    recorded as gone; it was only cut off, so once back it records its sockets again."""
+    a, b = workers
+    m1, m2, m3 = seeded.members[:3]
+
+    async def scenario() -> None:
+        fac = await _client(b, seeded, seeded.facilitator).connect()
+        on_b = await _client(b, seeded, m1).connect()
+        on_a = [await _client(a, seeded, pid).connect() for pid in (m2, m3)]
+        everyone = [fac, on_b, *on_a]
+        await fac.command("start_meeting")
+        await _converged(db_url, seeded, everyone)
+
+        proxies[0].black_hole()  # A's link only
+        await fac.wait_for(lambda s: _online(fac) == {seeded.facilitator, m1}, SWEPT_WITHIN + SLACK)
+        proxies[0].heal()
+        await _until_ready(a, True, within=RECOVERED_WITHIN)
+        await fac.wait_for(
+            lambda s: _online(fac) == {seeded.facilitator, m1, m2, m3}, RECOVERED_WITHIN
+        )
+        await _converged(db_url, seeded, everyone)
+        truth = _server_state(db_url, seeded.meeting_id)
+        assert len(truth.connections) == len(everyone)
+        for client in everyone:
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+def _online(client: RoomClient) -> set[str]:
+    assert client.state is not None
+    return set(client.state.connections.values())
 
 
 def _subscribers(direct: redis.Redis) -> set[int]:
