@@ -28,6 +28,7 @@ from app.domain.model import Actor
 from app.metrics import Metrics
 from app.rooms.broker import MemoryBroker, make_broker
 from app.rooms.hub import Hub
+from app.rooms.presence import Presence
 from app.rooms.service import RoomService
 from app.settings import Settings
 from app.web import auth_routes, health, member_pages, pages, set_meetings, ws
@@ -55,7 +56,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(migrate, settings.database_url)
         engine = make_engine(settings.database_url)
-        broker = make_broker(settings.broker_url)
+        broker = make_broker(
+            settings.broker_url,
+            ping_interval=settings.broker_ping_interval,
+            ping_timeout=settings.broker_ping_timeout,
+            command_timeout=settings.broker_command_timeout,
+            heartbeat_interval=settings.broker_heartbeat_interval,
+            lapse_after=settings.broker_heartbeat_lapse,
+        )
         renderer = RoomRenderer(HERE / "templates")
         metrics = Metrics()
         hub = Hub(
@@ -71,8 +79,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             rooms=lambda: len(hub.rooms),
             broker_healthy=lambda: broker.healthy,
         )
-        await broker.start(hub.notified, hub.catch_up_all)
         rooms = RoomService(engine=engine, hub=hub, broker=broker, clock=now_ms, metrics=metrics)
+        presence = Presence(
+            broker=broker,
+            engine=engine,
+            hub=hub,
+            rooms=rooms,
+            sweep_every=settings.presence_sweep_seconds,
+        )
+        await broker.start(hub.notified, presence.resynced)
         app.state.services = Services(
             settings=settings,
             engine=engine,
@@ -85,8 +100,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         if settings.demo:
             _start_demo(engine, settings)
+        sweeper = None
         if isinstance(broker, MemoryBroker):
             await _forget_stale_connections(engine, rooms, hub)
+        else:
+            sweeper = asyncio.create_task(presence.keep_sweeping())
         freezer = None
         if settings.gc_freeze_seconds > 0:
             gc.freeze()  # modules, templates, the engine: everything start-up built
@@ -96,10 +114,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            if freezer is not None:
-                freezer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await freezer
+            for task in (freezer, sweeper):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await hub.close()
             await asyncio.to_thread(rooms.close)
             await broker.stop()
@@ -146,12 +165,9 @@ async def _forget_stale_connections(engine: Engine, rooms: RoomService, hub: Hub
     a crash are closed, so presence and attendance stay true.
 
     Only for the in-process broker. With Redis, other workers (on this host or others) share the
-    log and may be serving live sockets in these very meetings while this one starts: the log
-    does not say which worker holds a connection, so a starting worker cannot tell a dead
-    predecessor's connections from a live sibling's, and sweeping them all would mark present
-    people absent in every room. A crashed worker's connections then stay "online" until their
-    owners reconnect; sweeping them needs each connection to name its worker and each worker to
-    show it is alive (a heartbeat), which we have not built."""
+    log and may be serving live sockets in these very meetings while this one starts, so a
+    crashed worker's connections are swept by worker id once its heartbeat lapses instead (see
+    app.rooms.presence)."""
     for meeting_id in await asyncio.to_thread(open_meetings, engine):
         with contextlib.suppress(LookupError):  # a meeting row whose first event never landed
             async with hub.hold(meeting_id) as room:

@@ -10,6 +10,21 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///var/setroom.db"
     broker_url: str = "memory://"
+    broker_ping_interval: float = 5.0
+    broker_ping_timeout: float = 3.0
+    """The Redis broker pings its subscriber connection `interval` seconds after the last
+    answer and drops it when a ping goes unanswered for `timeout`: a silent link is noticed
+    within their sum (8 s by default; see app.rooms.redis_broker)."""
+    broker_command_timeout: float = 2.0
+    """Seconds a Redis connect or command may take (publishing, reconnecting)."""
+    broker_heartbeat_interval: float = 3.0
+    broker_heartbeat_lapse: float = 15.0
+    """Each worker beats a heartbeat in Redis every `interval` seconds; one silent for `lapse`
+    seconds is taken for dead, and the others record its connections as gone (see
+    app.rooms.presence). A worker cut off from Redis that long counts its sockets again when
+    it is back."""
+    presence_sweep_seconds: float = 5.0
+    """How often each worker looks for lapsed workers to sweep."""
     public_url: str = "http://127.0.0.1:8000"
     """Where people reach this server; join links printed at start use it."""
     demo: bool = False

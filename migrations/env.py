@@ -1,5 +1,7 @@
 """Alembic environment: the app's SQLModel tables are the target; the URL comes from the caller
-(app.db.database.migrate) or, for the alembic command line, from SETROOM_DATABASE_URL."""
+(app.db.database.migrate) or, for the alembic command line, from SETROOM_DATABASE_URL. The
+migration tests hand over their own engine instead (config.attributes["connection"], the channel
+pytest-alembic uses)."""
 
 from __future__ import annotations
 
@@ -23,11 +25,11 @@ def run_offline() -> None:
 
 
 def run_online() -> None:
-    connectable = engine_from_config({"sqlalchemy.url": url}, prefix="sqlalchemy.",
-                                     poolclass=pool.NullPool)
+    connectable = config.attributes.get("connection") or engine_from_config(
+        {"sqlalchemy.url": url}, prefix="sqlalchemy.", poolclass=pool.NullPool)
     with connectable.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=url.startswith("sqlite"))
+                          render_as_batch=connection.dialect.name == "sqlite")
         with context.begin_transaction():
             context.run_migrations()
 

@@ -15,6 +15,9 @@ OnResync = Callable[[], Awaitable[None]]
 
 
 class Broker(Protocol):
+    worker_id: str
+    """This worker's name among the others; its connections' ids start with it and a dot."""
+
     async def start(self, on_message: OnMessage, on_resync: OnResync | None = None) -> None: ...
     async def stop(self) -> None: ...
     async def publish(self, meeting_id: str, seq: int) -> None: ...
@@ -24,11 +27,22 @@ class Broker(Protocol):
     @property
     def healthy(self) -> bool: ...
 
+    def problem(self) -> str | None:
+        """What keeps the broker from working, in a sentence for /readyz; None if nothing."""
+        ...
+
+    async def lapsed_workers(self) -> set[str]:
+        """Other workers known to have stopped (their heartbeat lapsed), to be swept."""
+        ...
+
+    async def forget_workers(self, workers: set[str]) -> None: ...
+
 
 class MemoryBroker:
     """One process: publishing is calling this worker's hub."""
 
     def __init__(self) -> None:
+        self.worker_id = "local"
         self._on_message: OnMessage | None = None
         self._subscribed: set[str] = set()
 
@@ -53,12 +67,37 @@ class MemoryBroker:
     def healthy(self) -> bool:
         return self._on_message is not None
 
+    def problem(self) -> str | None:
+        return None if self.healthy else "not started"
 
-def make_broker(url: str) -> Broker:
+    async def lapsed_workers(self) -> set[str]:
+        return set()  # the only worker: app.main sweeps what a crash left at start instead
+
+    async def forget_workers(self, workers: set[str]) -> None:
+        return None
+
+
+def make_broker(
+    url: str,
+    *,
+    ping_interval: float = 5.0,
+    ping_timeout: float = 3.0,
+    command_timeout: float = 2.0,
+    heartbeat_interval: float = 3.0,
+    lapse_after: float = 15.0,
+) -> Broker:
+    """The broker `url` names; the times (seconds) are the Redis broker's, see RedisBroker."""
     if url.startswith("memory://"):
         return MemoryBroker()
     if url.startswith(("redis://", "rediss://", "unix://")):
         from app.rooms.redis_broker import RedisBroker  # here: it imports this module
 
-        return RedisBroker(url)
+        return RedisBroker(
+            url,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            command_timeout=command_timeout,
+            heartbeat_interval=heartbeat_interval,
+            lapse_after=lapse_after,
+        )
     raise ValueError(f"Unsupported broker URL scheme: {url.split(':', 1)[0]}")

@@ -8,8 +8,25 @@ the log, and anything published after it arrives as usual.
 One supervisor task owns the subscriber connection. It connects, subscribes every channel in one
 command, then runs a reader and a pinger side by side; when either fails (an error, a closed
 socket, a ping unanswered in time) it drops the connection and starts again after a capped,
-jittered backoff. Publishing uses a separate pooled client and never raises: by the time it is
-called the events are committed and this worker's own clients have them.
+jittered backoff.
+
+Publishing never waits for Redis and never raises: by the time a command publishes, its events
+are committed and this worker's own clients have them, so a Redis that is down or silent must
+not hold the command (or the room's write lock) up. `publish` notes the newest sequence per
+meeting; one publisher task sends what is noted, several meetings in one pipeline, and keeps
+what failed to send it again once Redis answers.
+
+How soon a silent Redis is noticed (a black hole: a partition or a dead NAT entry, no FIN, no
+error). The subscriber pings every `ping_interval` seconds after the last pong and gives up when
+a ping goes unanswered for `ping_timeout`; so the silence is noticed at most `ping_interval +
+ping_timeout` after the last pong, and /readyz turns unready at the same moment (`healthy` wants
+a pong that recent). With the defaults (settings broker_ping_interval 5 s, broker_ping_timeout
+3 s) that is 8 s, well inside the 30 s we promise. Reconnecting then takes at most
+`command_timeout` per attempt (connect and handshake; a black hole that still accepts
+connections makes the handshake time out) plus a backoff capped at `backoff_cap`. Publishing
+uses the same `command_timeout` as the socket timeout of its pooled connections, so a publish
+into a black hole fails after 2 s and is kept for later. redis-py's own health_check_interval
+is not used: it only checks a pooled connection when it is next taken, never an idle subscriber.
 """
 
 from __future__ import annotations
@@ -18,7 +35,9 @@ import asyncio
 import contextlib
 import logging
 import random
+import secrets
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
@@ -32,10 +51,19 @@ from app.rooms.broker import OnMessage, OnResync
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "setroom:meeting:"
+WORKERS_KEY = "setroom:workers"
+"""A set of the workers that have started and not yet been swept (see app.rooms.presence)."""
+ALIVE_PREFIX = "setroom:worker:"
+"""One key per live worker, its heartbeat: it expires when the worker stops beating."""
 
 
 class SilentConnection(Exception):
     """The subscriber's ping went unanswered: the connection is dead without saying so."""
+
+
+def detection_bound(ping_interval: float, ping_timeout: float) -> float:
+    """The longest a silent Redis link goes unnoticed (see the module's docstring)."""
+    return ping_interval + ping_timeout
 
 
 class RedisBroker:
@@ -50,9 +78,15 @@ class RedisBroker:
         backoff_base: float = 0.1,
         backoff_cap: float = 2.0,
         command_timeout: float = 2.0,
+        heartbeat_interval: float = 3.0,
+        lapse_after: float = 15.0,
         prefix: str = CHANNEL_PREFIX,
     ) -> None:
+        self.worker_id = secrets.token_hex(4)
+        """This worker's name among the others; its connections' ids start with it."""
         self._url = url
+        self._heartbeat_interval = heartbeat_interval
+        self._lapse_after = lapse_after
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
         self._backoff_base = backoff_base
@@ -70,12 +104,22 @@ class RedisBroker:
         self._ready = False
         """True once the session's subscriptions are confirmed (its first pong came back)."""
         self._last_pong = 0.0
+        self._up_since = 0.0
+        """When this session's first pong came back (monotonic)."""
         self._ping_sent: float | None = None
         self._pending: dict[str, int] = {}
         """SUBSCRIBE commands sent per channel and not yet confirmed."""
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._unsent: dict[str, int] = {}
-        """Meetings whose last publish failed, with the sequence to announce when back."""
+        """Meetings with a sequence to announce: noted by publish, or kept after a failure."""
+        self._wake = asyncio.Event()
+        """Set when there is something for the publisher to send."""
+        self._publisher: asyncio.Task[None] | None = None
+        self._heart: asyncio.Task[None] | None = None
+        self._down_since: float | None = None
+        """Wall-clock time the subscriber lost Redis (or started without it); None while up."""
+        self._why = ""
+        """What went wrong last, for /readyz."""
         self._tasks: set[asyncio.Task[None]] = set()
         self.resubscribed = 0
         """Sessions established so far (the first connection counts)."""
@@ -95,17 +139,33 @@ class RedisBroker:
             retry=Retry(NoBackoff(), 0),
             protocol=2,  # RESP2: pub/sub messages are plain replies the reader sees in order
         )
+        self._down(time.time(), "not connected yet")
         self._supervisor = asyncio.create_task(self._supervise(), name="redis-broker")
+        self._publisher = asyncio.create_task(self._publish_noted(), name="redis-publisher")
+        self._heart = asyncio.create_task(self._beat(), name="redis-heartbeat")
         deadline = time.monotonic() + self._command_timeout
         while not self._ready and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
-            self._supervisor = None
+        for task in (self._supervisor, self._publisher, self._heart):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._supervisor = self._publisher = self._heart = None
+        if self._client is not None:
+            # Stopped beating: the others sweep whatever connections this worker left behind.
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                await asyncio.wait_for(
+                    self._client.delete(ALIVE_PREFIX + self.worker_id), self._command_timeout
+                )
+        if self._unsent and self._client is not None:
+            # Last words: other workers learn of this worker's final writes now, not at the
+            # next event in those meetings.
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                await asyncio.wait_for(self._send(self._unsent), self._command_timeout)
+            self._unsent = {}
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -116,22 +176,14 @@ class RedisBroker:
         self._on_message = self._on_resync = None
 
     async def publish(self, meeting_id: str, seq: int) -> None:
-        """Announce that `meeting_id` has events up to `seq`. Never raises: on failure the
-        announcement is kept and made once Redis is back (other workers catch up then anyway)."""
-        client = self._client
-        if client is None:
+        """Announce that `meeting_id` has events up to `seq`, soon: the publisher task sends
+        it. Never waits for Redis and never raises; what fails to send is sent again once Redis
+        answers (and other workers catch up from the log when they resubscribe anyway)."""
+        if self._client is None:
             return
-        try:
-            await client.publish(self._channel(meeting_id), str(seq))
-        except (RedisError, OSError, TimeoutError) as error:
-            self._unsent[meeting_id] = max(seq, self._unsent.get(meeting_id, 0))
-            log.warning(
-                "broker publish failed",
-                extra={"meeting_id": meeting_id, "seq": seq, "error": type(error).__name__},
-            )
-        else:
-            if self._unsent.get(meeting_id, 0) <= seq:
-                self._unsent.pop(meeting_id, None)
+        if seq > self._unsent.get(meeting_id, 0):
+            self._unsent[meeting_id] = seq
+        self._wake.set()
 
     async def subscribe(self, meeting_id: str) -> None:
         """Subscribe and wait until Redis confirms it, so that a room loaded from the log
@@ -146,8 +198,9 @@ class RedisBroker:
         self._waiters.setdefault(channel, []).append(waiter)
         self._pending[channel] = self._pending.get(channel, 0) + 1
         try:
-            await conn.send_command("SUBSCRIBE", channel)
-            await asyncio.wait_for(asyncio.shield(waiter), self._ping_timeout)
+            async with asyncio.timeout(self._ping_timeout):  # a silent Redis holds no one up
+                await conn.send_command("SUBSCRIBE", channel)
+                await asyncio.shield(waiter)
         except (RedisError, OSError, TimeoutError) as error:
             log.warning(
                 "broker subscribe not confirmed",
@@ -178,6 +231,93 @@ class RedisBroker:
         fresh = time.monotonic() - self._last_pong < self._ping_interval + self._ping_timeout
         return self._ready and fresh
 
+    def problem(self) -> str | None:
+        """What is wrong with the link to Redis, in a sentence for /readyz; None if nothing."""
+        if self.healthy:
+            return None
+        if self._down_since is None:  # still subscribed, but the last pong is overdue
+            silent = time.time() - (time.monotonic() - self._last_pong)
+            return f"silent since {_iso(silent)} (a ping is overdue)"
+        return f"unreachable since {_iso(self._down_since)} ({self._why})"
+
+    # Workers' heartbeats
+
+    async def lapsed_workers(self) -> set[str]:
+        """Other workers that started and whose heartbeat has lapsed (crashed, stopped, or cut
+        off from Redis for `lapse_after` seconds). Empty while this worker cannot tell: when
+        Redis is away, and until it has been back long enough for every worker that can reach
+        it to have beaten again (after an outage every heartbeat has lapsed)."""
+        client = self._client
+        settled = time.monotonic() - self._up_since >= self._lapse_after + self._heartbeat_interval
+        if client is None or not self.healthy or not settled:
+            return set()
+        try:
+            members = await client.smembers(WORKERS_KEY)
+            names = {m.decode() if isinstance(m, bytes) else m for m in members}
+            others = sorted(names - {self.worker_id})
+            if not others:
+                return set()
+            async with client.pipeline(transaction=False) as pipe:
+                for worker in others:
+                    pipe.exists(ALIVE_PREFIX + worker)
+                alive = await pipe.execute()
+        except (RedisError, OSError, TimeoutError):
+            return set()
+        return {worker for worker, beating in zip(others, alive, strict=True) if not beating}
+
+    async def forget_workers(self, workers: set[str]) -> None:
+        """Drop swept workers from the register. Never raises: they are swept again later."""
+        if self._client is None or not workers:
+            return
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            await self._client.srem(WORKERS_KEY, *workers)
+
+    async def _beat(self) -> None:
+        assert self._client is not None
+        while True:
+            try:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    pipe.sadd(WORKERS_KEY, self.worker_id)
+                    pipe.set(ALIVE_PREFIX + self.worker_id, "1", px=int(self._lapse_after * 1000))
+                    await pipe.execute()
+            except (RedisError, OSError, TimeoutError) as error:
+                log.info("broker heartbeat failed", extra={"error": type(error).__name__})
+            await asyncio.sleep(self._heartbeat_interval)
+
+    # The publisher
+
+    async def _publish_noted(self) -> None:
+        failures = 0
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            noted, self._unsent = self._unsent, {}
+            if not noted:
+                continue
+            try:
+                await self._send(noted)
+            except (RedisError, OSError, TimeoutError) as error:
+                for meeting_id, seq in noted.items():
+                    if seq > self._unsent.get(meeting_id, 0):
+                        self._unsent[meeting_id] = seq
+                # Loud once per outage; quiet while retrying.
+                (log.info if failures else log.warning)(
+                    "broker publish failed",
+                    extra={"meetings": len(self._unsent), "error": type(error).__name__},
+                )
+                failures += 1
+                await asyncio.sleep(self._backoff(failures))
+                self._wake.set()
+            else:
+                failures = 0
+
+    async def _send(self, noted: dict[str, int]) -> None:
+        assert self._client is not None
+        async with self._client.pipeline(transaction=False) as pipe:
+            for meeting_id, seq in noted.items():
+                pipe.publish(self._channel(meeting_id), str(seq))
+            await pipe.execute()
+
     # The supervisor
 
     def _channel(self, meeting_id: str) -> str:
@@ -193,6 +333,7 @@ class RedisBroker:
                 raise
             except Exception as error:
                 subscribed = self.resubscribed != sessions
+                self._down(time.time(), _explain(error, self._ping_timeout))
                 # Loud when a working subscription is lost; quiet while retrying.
                 (log.warning if subscribed else log.info)(
                     "broker subscriber lost" if subscribed else "broker reconnect failed",
@@ -200,8 +341,16 @@ class RedisBroker:
                 )
             # A session that got subscribed resets the backoff; each one that did not grows it.
             failures = 0 if self.resubscribed != sessions else failures + 1
-            delay = min(self._backoff_cap, self._backoff_base * 2**failures)
-            await asyncio.sleep(random.uniform(delay / 2, delay))
+            await asyncio.sleep(self._backoff(failures))
+
+    def _backoff(self, failures: int) -> float:
+        delay = min(self._backoff_cap, self._backoff_base * 2**failures)
+        return random.uniform(delay / 2, delay)
+
+    def _down(self, at: float, why: str) -> None:
+        if self._down_since is None:
+            self._down_since = at
+        self._why = why
 
     async def _session(self) -> None:
         assert self._client is not None
@@ -281,6 +430,8 @@ class RedisBroker:
         if self._ready:
             return
         self._ready = True
+        self._down_since = None
+        self._up_since = self._last_pong
         self.resubscribed += 1
         log.info(
             "broker subscribed",
@@ -313,8 +464,7 @@ class RedisBroker:
     async def _resync(self) -> None:
         """After a (re)subscription: announce what failed to publish, then catch every live
         room up from the log, which covers whatever other workers published meanwhile."""
-        for meeting_id, seq in list(self._unsent.items()):
-            await self.publish(meeting_id, seq)
+        self._wake.set()
         if self._on_resync is not None:
             await self._on_resync()
 
@@ -327,3 +477,14 @@ class RedisBroker:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("broker notification failed", exc_info=task.exception())
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _explain(error: Exception, ping_timeout: float) -> str:
+    if isinstance(error, SilentConnection):
+        return f"no answer to a ping within {ping_timeout:g} s"
+    detail = str(error)[:120]
+    return f"{type(error).__name__}: {detail}" if detail else type(error).__name__

@@ -78,7 +78,7 @@ async def _serve(
 ) -> None:
     meeting_id = room.meeting_id
     conn = Connection(
-        id=uuid.uuid4().hex[:16],
+        id=f"{services.broker.worker_id}.{uuid.uuid4().hex[:16]}",  # see app.rooms.presence
         participant=participant,
         role=role,
         mode=mode,

@@ -69,7 +69,7 @@ def test_readyz_names_what_is_wrong_while_healthz_stays_alive(db_url: str, tmp_p
                 assert response.status_code == 503
                 assert response.json() == {
                     "status": "unavailable",
-                    "checks": {"database": "unreachable", "broker": "unhealthy"},
+                    "checks": {"database": "unreachable", "broker": "not started"},
                     "failing": ["database", "broker"],
                 }
                 assert (await client.get("/healthz")).status_code == 200
