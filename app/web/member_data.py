@@ -13,7 +13,7 @@ import asyncio
 import json
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from app.db import member_data
@@ -60,11 +60,9 @@ def _subject(
 
 
 @router.get("/sets/{set_id}/people/{person_id}/data", response_class=HTMLResponse)
-def data_page(
-    set_id: str, person_id: str, _: ProgrammeLead, services: ServicesDep, done: str = ""
-) -> Response:
+def data_page(set_id: str, person_id: str, _: ProgrammeLead, services: ServicesDep) -> Response:
     name, _programme, _sets = _subject(services, set_id, person_id)
-    return _page(services, set_id, person_id, name, erased=done == "erased")
+    return _page(services, set_id, person_id, name)
 
 
 def _page(
@@ -73,7 +71,6 @@ def _page(
     person_id: str,
     name: str,
     *,
-    erased: bool = False,
     error: str = "",
     status: int = 200,
 ) -> Response:
@@ -84,7 +81,6 @@ def _page(
         set_id=set_id,
         person_id=person_id,
         name=name,
-        notice="Erased: their name, contributions, account and links are gone." if erased else "",
         errors={"erase": error} if error else {},
     )
 
@@ -112,4 +108,5 @@ async def erase(set_id: str, person_id: str, who: ProgrammeLead, services: Servi
         return _page(services, set_id, person_id, name, error=str(error), status=409)
     for erased_from in sets:
         await services.rooms.follow_membership(erased_from, revoked=person_id)
-    return RedirectResponse(f"/sets/{set_id}/people/{person_id}/data?done=erased", status_code=303)
+    # The page itself, not a redirect to it: nothing ties the person to the set any more.
+    return page(services, "member_erased.html", set_id=set_id)
