@@ -20,9 +20,10 @@ Erasure anonymises the person everywhere and leaves everyone else's records as t
   removed from a set.
 - the audit log keeps its rows (ids only), plus one for the erasure.
 
-Refused while a meeting of one of their sets is live (a room in memory would still hold their
-name: erase once it has closed), for a programme lead (an account the programme runs on), for a
-set's last facilitator, and for anyone who takes part in sets outside the lead's programme.
+Refused while a meeting of one of their sets is live, or while anyone is in the room of one that
+has not started (a room in memory holds the state folded before the rewrite, with their name:
+`_refuse_if_occupied`), for a programme lead (an account the programme runs on), for a set's
+last facilitator, and for anyone who takes part in sets outside the lead's programme.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, or_
 from sqlmodel import Session, col, select
 
-from app.db import audit, scrub
+from app.db import audit, eventlog, scrub
 from app.db.programmes import AdminError
 from app.db.tables import (
     Account,
@@ -56,6 +57,7 @@ from app.db.tables import (
     QuestionRecord,
     WebSession,
 )
+from app.domain.engine import replay
 from app.domain.model import Role
 
 FORMAT = "setroom-member-data/1"
@@ -265,6 +267,7 @@ def erase(
             select(Meeting.id).where(col(Meeting.id).in_(meeting_ids), Meeting.status == "live")
         ).first():
             raise AdminError("A meeting of their set is live: erase them once it has closed.")
+        _refuse_if_occupied(session, meeting_ids)
         memberships = session.exec(
             select(Membership).where(Membership.person_id == person_id)
         ).all()
@@ -308,6 +311,26 @@ def erase(
         )
         session.commit()
     return sorted(sets)
+
+
+def _refuse_if_occupied(session: Session, meeting_ids: list[str]) -> None:
+    """A room someone has open holds the meeting's state in memory, folded from the log before
+    the rewrite: its next roster event would write the old name back. So an open meeting (not
+    started yet) must have nobody in its room, which the log's presence events tell across
+    every worker."""
+    open_ids = session.exec(
+        select(Meeting.id).where(col(Meeting.id).in_(meeting_ids), Meeting.status != "closed")
+    ).all()
+    for meeting_id in open_ids:
+        rows = session.exec(
+            select(MeetingEvent)
+            .where(MeetingEvent.meeting_id == meeting_id)
+            .order_by(col(MeetingEvent.seq))
+        ).all()
+        if replay(meeting_id, (eventlog.from_row(r) for r in rows)).online:
+            raise AdminError(
+                "Someone is in the room of their set's next meeting: erase them once it is empty."
+            )
 
 
 def _erase_rows(session: Session, person_id: str, commitment_ids: frozenset[str]) -> None:

@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from app.db import eventlog
 from app.db.database import make_engine
+from app.db.meetings import create_meeting
 from app.db.reports import programme_report
 from app.db.tables import (
     Account,
@@ -24,7 +25,7 @@ from app.db.tables import (
 )
 from app.domain.engine import replay
 from app.domain.views import summary
-from tests.harness import RoomClient, SeededSet, Server, sign_in
+from tests.harness import RoomClient, SeededSet, Server, now_ms, session_cookie, sign_in
 from tests.integration.said import (
     M1_SAID,
     OTHERS_SAID,
@@ -113,6 +114,9 @@ def test_erasure_leaves_nothing_of_the_member_and_everything_of_the_others(
     run_meeting(server, seeded)
     m1, m2 = seeded.members[:2]
     engine = make_engine(db_url)
+    # The next meeting, planned: its first event carries the roster and m1's open commitment.
+    following = create_meeting(engine, set_id=seeded.set_id, now=now_ms())
+    assert "zebra m1 commitment" in dump(db_url)
     before = _figures(db_url, seeded)
     presenters = summary(replay(seeded.meeting_id, eventlog.load(engine, seeded.meeting_id)))
     with Session(engine) as session:
@@ -139,6 +143,10 @@ def test_erasure_leaves_nothing_of_the_member_and_everything_of_the_others(
     assert [s.member for s in after.presenters] == [s.member for s in presenters.presenters]
     state = replay(seeded.meeting_id, eventlog.load(engine, seeded.meeting_id))
     assert state.person(m1) is not None and state.person(m1).name == "Erased member"  # type: ignore[union-attr]
+    # They are off the next meeting's roster (kept inactive, under the anonymised name).
+    nxt = replay(following, eventlog.load(engine, following))
+    erased = nxt.person(m1)
+    assert erased is not None and erased.name == "Erased member" and not erased.active
     with Session(engine) as session:
         assert len(session.exec(select(Attendance)).all()) == attendance
         theirs = session.exec(select(CommitmentRecord).where(CommitmentRecord.owner_id == m1)).all()
@@ -203,3 +211,27 @@ def test_erasure_is_refused_for_a_set_s_only_facilitator(
         assert session.get(Account, seeded.facilitator) is not None
     engine.dispose()
     sign_in(server, seeded.emails[seeded.facilitator])  # the account still works
+
+
+def test_erasure_waits_for_the_next_meeting_s_room_to_empty(
+    server: Server, seeded: SeededSet, db_url: str
+) -> None:
+    m1, m2 = seeded.members[:2]
+    lead = account(server, seeded.emails[seeded.lead])
+
+    async def attempt() -> tuple[httpx.Response, str, str]:
+        waiting = await RoomClient(
+            server, seeded.meeting_id, session_cookie(server, seeded.tokens[m2])
+        ).connect()
+        try:
+            before = dump(db_url)
+            answer = await asyncio.to_thread(post, lead, f"/sets/{seeded.set_id}/people/{m1}/erase")
+            return answer, before, dump(db_url)
+        finally:
+            await waiting.close()
+
+    answer, before, after = asyncio.run(attempt())
+    lead.close()
+    assert answer.status_code == 409
+    assert "in the room" in answer.text
+    assert after == before
