@@ -116,6 +116,12 @@ def test_erasure_leaves_nothing_of_the_member_and_everything_of_the_others(
     engine = make_engine(db_url)
     # The next meeting, planned: its first event carries the roster and m1's open commitment.
     following = create_meeting(engine, set_id=seeded.set_id, now=now_ms())
+    with Session(engine) as session:
+        person = session.get(Person, m1)
+        assert person is not None
+        person.email = "zebra.m1@example.org"
+        session.add(person)
+        session.commit()
     assert "zebra m1 commitment" in dump(db_url)
     before = _figures(db_url, seeded)
     presenters = summary(replay(seeded.meeting_id, eventlog.load(engine, seeded.meeting_id)))
@@ -127,7 +133,7 @@ def test_erasure_leaves_nothing_of_the_member_and_everything_of_the_others(
 
     assert answer.status_code == 200 and "Erased" in answer.text
     everything = dump(db_url)
-    assert "Member 1" not in everything
+    assert "Member 1" not in everything and "zebra.m1@example.org" not in everything
     for said in M1_SAID:
         assert said not in everything, said
     assert "[erased]" in everything
