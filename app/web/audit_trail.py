@@ -5,13 +5,15 @@ added to it is audited without touching its module, and tests/integration/test_a
 that every route a facilitator or lead uses to change something is in it (or in `NOT_AUDITED`,
 with the reason). The row is written when the route answered below 400, before the response's
 last body part is sent: by the time the person sees their action done, it is in the log. It is
-not the same transaction as the action itself (that is the route's own); a crash in between
-loses the row, never the reverse (no row for an action that did not happen).
+not the same transaction as the action itself (that is the route's own); a crash in between, or
+a failed write (logged as an error), loses the row, never the reverse (no row for an action that
+did not happen).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 
 from starlette.requests import HTTPConnection
@@ -60,6 +62,8 @@ NOT_AUDITED: dict[tuple[str, str], str] = {
 }
 """Routes that change something and are not in AUDITED, and why."""
 
+log = logging.getLogger(__name__)
+
 _CREATED = re.compile(r"^/(programmes|sets)/([A-Za-z0-9_-]+)")
 
 
@@ -96,7 +100,12 @@ class AuditTrail:
         if action is None:
             return
         cookie = _cookie(scope)
-        await asyncio.to_thread(_write, scope, action, cookie, location)
+        try:
+            await asyncio.to_thread(_write, scope, action, cookie, location)
+        except Exception:
+            # The action itself has happened: its response still goes out, and the missing
+            # row is in the error log for the operator.
+            log.exception("the audit log's row could not be written", extra={"action": action})
 
 
 def _cookie(scope: Scope) -> str | None:
