@@ -65,6 +65,12 @@ def data_page(set_id: str, person_id: str, _: ProgrammeLead, services: ServicesD
     return _page(services, set_id, person_id, name)
 
 
+def _set_name(services: ServicesDep, set_id: str) -> str:
+    with Session(services.engine) as session:
+        learning_set = session.get(LearningSet, set_id)
+        return learning_set.name if learning_set else "Set"
+
+
 def _page(
     services: ServicesDep,
     set_id: str,
@@ -79,6 +85,7 @@ def _page(
         "member_data.html",
         status,
         set_id=set_id,
+        set_name=_set_name(services, set_id),
         person_id=person_id,
         name=name,
         errors={"erase": error} if error else {},
@@ -109,4 +116,4 @@ async def erase(set_id: str, person_id: str, who: ProgrammeLead, services: Servi
     for erased_from in sets:
         await services.rooms.follow_membership(erased_from, revoked=person_id)
     # The page itself, not a redirect to it: nothing ties the person to the set any more.
-    return page(services, "member_erased.html", set_id=set_id)
+    return page(services, "member_erased.html", set_id=set_id, set_name=_set_name(services, set_id))
