@@ -155,18 +155,26 @@ class Line:
 
 LIMIT = 1000
 
+LEADS_ONLY = frozenset({Action.DATA_EXPORTED, Action.DATA_ERASED})
+"""Left out of a set's page for its facilitators: that a member asked for their data, or to be
+erased, is between them and the programme's leads."""
+
 
 def lines(
     engine: Engine, *, programme_id: str | None = None, set_id: str | None = None
 ) -> list[Line]:
-    """The newest rows (up to LIMIT) of a programme or of one set, newest first."""
+    """The newest rows (up to LIMIT) of a programme (for its leads) or of one set (for its
+    facilitators, without LEADS_ONLY), newest first."""
     if (programme_id is None) == (set_id is None):
         raise ValueError("name a programme or a set")
     query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(LIMIT)
     if programme_id is not None:
         query = query.where(AuditEntry.programme_id == programme_id)
     else:
-        query = query.where(AuditEntry.set_id == set_id)
+        query = query.where(
+            AuditEntry.set_id == set_id,
+            col(AuditEntry.action).not_in([a.value for a in LEADS_ONLY]),
+        )
     with Session(engine) as session:
         rows = session.exec(query).all()
         people = _names(session, Person, {r.actor_id for r in rows} | {r.subject_id for r in rows})

@@ -142,5 +142,7 @@ def _write(scope: Scope, action: Action, cookie: str | None, location: str) -> N
         programme_id=programme_id,
         set_id=set_id,
         meeting_id=params.get("meeting_id"),
-        subject_id=params.get("person_id"),
+        # A member's own export (no person in the path) is about themself.
+        subject_id=params.get("person_id")
+        or (who.person_id if action is Action.DATA_EXPORTED else None),
     )

@@ -41,13 +41,14 @@ def test_facilitators_and_leads_actions_are_logged_without_what_was_said(
         assert lead.get(f"/sets/{s}/people/{m3}/export").status_code == 200
         with account(server, seeded.emails[seeded.facilitator]) as facilitator:
             assert post(facilitator, f"/sets/{s}/people/{m7}/link").status_code == 200
+            with member(server, seeded, seeded.members[0]) as client:
+                assert client.get(f"/sets/{s}/audit").status_code == 403
+                assert client.get(f"/sets/{s}/my-data").status_code == 200
             set_page = facilitator.get(f"/sets/{s}/audit")
             admin = facilitator.get(f"/sets/{s}/admin").text
         programme = lead.get(f"/programmes/{seeded.programme_id}").text
         page = lead.get(f"/programmes/{seeded.programme_id}/audit")
         assert lead.get(f"/sets/{s}/audit").status_code == 403
-    with member(server, seeded, seeded.members[0]) as client:
-        assert client.get(f"/sets/{s}/audit").status_code == 403
 
     rows = _entries(db_url)
     assert [(r.action, r.actor_id, r.actor_role, r.subject_id) for r in rows] == [
@@ -56,6 +57,7 @@ def test_facilitators_and_leads_actions_are_logged_without_what_was_said(
         ("person_removed", seeded.lead, "lead", m8),
         ("data_exported", seeded.lead, "lead", m3),
         ("link_issued", seeded.facilitator, "facilitator", m7),
+        ("data_exported", seeded.members[0], "member", seeded.members[0]),
     ]
     assert {(r.set_id, r.programme_id) for r in rows} == {(s, seeded.programme_id)}
     assert {r.meeting_id for r in rows[:2]} == {seeded.meeting_id}
@@ -81,9 +83,12 @@ def test_facilitators_and_leads_actions_are_logged_without_what_was_said(
         assert line in lines, line
     # Newest first.
     assert lines.index("issued a new join link") < lines.index("started a meeting")
+    assert 'Member 1 <span class="hint">(member)</span>' in lines
     assert "zebra" not in lines and "okapi" not in lines
     assert set_page.status_code == 200
     assert "started a meeting" in set_page.text and "removed from the set" in set_page.text
+    # That someone asked for their data is for the programme's leads alone.
+    assert "exported the personal data" not in set_page.text
 
 
 def test_the_room_s_controls_are_audited(server: Server, seeded: SeededSet, db_url: str) -> None:
