@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from app import logs, mail
 from app.auth import accounts
-from app.db import reminders
+from app.db import reminders, retention
 from app.db.access import new_id
 from app.db.database import make_engine, migrate
 from app.db.tables import Programme, ProgrammeLead
@@ -104,4 +104,55 @@ def send_reminders(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"create-lead": create_lead, "send-reminders": send_reminders}
+def _time(parser: argparse.ArgumentParser, raw: str | None) -> int:
+    """--now as epoch milliseconds (ISO 8601, UTC unless it names a zone); default now."""
+    if not raw:
+        return time.time_ns() // 1_000_000
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        parser.error(f"--now is not an ISO 8601 time: {raw!r}")
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return int(at.timestamp() * 1000)
+
+
+def purge(argv: list[str]) -> int:
+    """Remove the content of meetings closed longer ago than the retention period, keeping
+    what the reports count (app.db.retention)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m app purge",
+        description="Remove what was said in meetings closed more than N days ago (questions, "
+        "issue titles, commitments' text, feedback comments, learning-log entries tied to "
+        "them), keeping attendance, counts and statuses. Safe to run as often as you like.",
+    )
+    parser.add_argument(
+        "--days",
+        type=int,
+        help="the retention period in days (default: SETROOM_RETENTION_DAYS)",
+    )
+    parser.add_argument(
+        "--now", help="the time to count from, ISO 8601 (UTC unless it names a zone); default now"
+    )
+    args = parser.parse_args(argv)
+    settings = Settings()
+    days = args.days if args.days is not None else settings.retention_days
+    if days is None:
+        parser.error("give --days, or set SETROOM_RETENTION_DAYS")
+    if not 0 <= days <= 36_500:
+        parser.error("the retention period must be from 0 to 36500 days")
+    now = _time(parser, args.now)
+    migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        outcome = retention.purge(engine, now=now, days=days)
+    finally:
+        engine.dispose()
+    print(
+        f"Purged {outcome.meetings} meeting{'' if outcome.meetings == 1 else 's'} "
+        f"closed more than {days} days ago."
+    )
+    return 0
+
+
+COMMANDS = {"create-lead": create_lead, "send-reminders": send_reminders, "purge": purge}

@@ -31,11 +31,13 @@ from app.rooms.hub import Hub
 from app.rooms.presence import Presence
 from app.rooms.service import RoomService
 from app.settings import Settings
-from app.web import auth_routes, health, member_pages, pages, set_meetings, ws
+from app.web import audit_pages, auth_routes, health, member_pages, pages, set_meetings, ws
+from app.web import member_data as member_data_routes
 from app.web import programmes as programme_routes
 from app.web import reports as report_routes
 from app.web import sets as set_routes
 from app.web import summaries as summary_routes
+from app.web.audit_trail import AuditTrail
 from app.web.body_guard import BodyGuard
 from app.web.deps import Services, now_ms, services_of
 from app.web.guard import Anyone
@@ -125,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine.dispose()
 
     app = FastAPI(title="Setroom", lifespan=lifespan)
+    app.add_middleware(AuditTrail)
     app.add_middleware(BodyGuard)
 
     @app.exception_handler(StarletteHTTPException)
@@ -146,6 +149,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(report_routes.router)
     app.include_router(summary_routes.router)
     app.include_router(member_pages.router)
+    app.include_router(member_data_routes.router)
+    app.include_router(audit_pages.router)
     _check_vendor()
 
     @app.get("/static/vendor/{name}", include_in_schema=False)

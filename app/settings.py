@@ -49,5 +49,8 @@ class Settings(BaseSettings):
     smtp_user: str = ""
     smtp_password: str = ""
     smtp_from: str = "Setroom <setroom@localhost>"
+    retention_days: int | None = None
+    """How long a closed meeting's content is kept before `python -m app purge` removes it
+    (app.db.retention); None: until someone runs the purge with --days."""
     login_limit: str = "5/minute"
     """Sign-in attempts allowed per address and per client (the `limits` library's notation)."""

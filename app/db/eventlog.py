@@ -15,6 +15,7 @@ from sqlalchemy import Engine, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.db import audit
 from app.db.tables import Attendance, CommitmentRecord, Meeting, MeetingEvent, QuestionRecord
 from app.domain import events as e
 from app.domain.model import Role
@@ -151,6 +152,9 @@ _PROJECTED = (
     e.CommitmentReported,
     e.MemberJoined,
     e.MemberLeft,
+    e.MeetingLocked,
+    e.ControlsHanded,
+    e.MemberAdmitted,
 )
 """The events that write more than their log row: a new case in `_project` needs its type here,
 or it never runs (and `append` writes events of no other type without a session)."""
@@ -160,6 +164,7 @@ def _project(session: Session, meeting_id: str, stamped: e.Stamped, late_after_m
     ev = stamped.event
     if not isinstance(ev, _PROJECTED):
         return
+    _audit(session, meeting_id, stamped)
     match ev:
         case e.MeetingStarted() | e.MeetingClosed():
             meeting = session.get(Meeting, meeting_id)
@@ -247,3 +252,42 @@ def _started_at(session: Session, meeting_id: str) -> int | None:
         )
     ).first()
     return row
+
+
+def _audited(event: e.Event) -> tuple[audit.Action, str | None] | None:
+    """The audit log's action for a facilitator's (or controller's) event, and whom it was
+    about; None for events not audited."""
+    match event:
+        case e.MeetingStarted():
+            return audit.Action.MEETING_STARTED, None
+        case e.MeetingClosed():
+            return audit.Action.MEETING_CLOSED, None
+        case e.MeetingLocked(locked=locked):
+            return (audit.Action.MEETING_LOCKED if locked else audit.Action.MEETING_UNLOCKED), None
+        case e.ControlsHanded(member=None):
+            return audit.Action.CONTROLS_TAKEN_BACK, None
+        case e.ControlsHanded(member=member):
+            return audit.Action.CONTROLS_HANDED, member
+        case e.MemberAdmitted(participant=participant):
+            return audit.Action.MEMBER_ADMITTED, participant
+    return None
+
+
+def _audit(session: Session, meeting_id: str, stamped: e.Stamped) -> None:
+    audited = _audited(stamped.event)
+    if audited is None:
+        return
+    action, subject = audited
+    meeting = session.get(Meeting, meeting_id)
+    set_id = meeting.set_id if meeting is not None else None
+    audit.record(
+        session.connection(),
+        at=stamped.at,
+        action=action,
+        actor_id=stamped.actor,
+        actor_role=stamped.actor_role.value,
+        programme_id=audit.programme_of(session, set_id),
+        set_id=set_id,
+        meeting_id=meeting_id,
+        subject_id=subject,
+    )

@@ -120,6 +120,8 @@ class Meeting(SQLModel, table=True):
     created_at: int = Field(sa_type=BigInteger)
     rota_person_id: str | None = Field(default=None, foreign_key="person.id")
     """The member who facilitates this meeting (a self-facilitating set's rota)."""
+    purged_at: int | None = Field(default=None, sa_type=BigInteger)
+    """When the retention purge removed this meeting's content (app.db.retention)."""
 
 
 class MeetingEvent(SQLModel, table=True):
@@ -227,3 +229,22 @@ class ReminderSent(SQLModel, table=True):
     meeting_id: str = Field(primary_key=True, foreign_key="meeting.id")
     person_id: str = Field(primary_key=True, foreign_key="person.id")
     sent_at: int = Field(sa_type=BigInteger)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what to which set, and when: never what anyone said (app.db.audit). Rows are
+    only ever inserted; the database refuses UPDATE and DELETE (migration 0005)."""
+
+    __tablename__ = "audit_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    at: int = Field(sa_type=BigInteger)
+    actor_id: str | None = Field(default=None, max_length=64)
+    """A person id (no foreign key: the row outlives nothing, and an id names nobody once the
+    person is erased); None for the server."""
+    actor_role: str = Field(max_length=16)
+    action: str = Field(max_length=40)
+    programme_id: str | None = Field(default=None, max_length=32, index=True)
+    set_id: str | None = Field(default=None, max_length=32, index=True)
+    meeting_id: str | None = Field(default=None, max_length=32)
+    subject_id: str | None = Field(default=None, max_length=64)
+    """The person the action was about (a member removed, a link re-issued, data exported)."""
