@@ -200,8 +200,12 @@ PASSWORD = "a long test password"
 class Csrf(httpx.Auth):
     """Sends the CSRF token with every POST, as a browser submitting one of our pages' forms
     does (docs/security.md, "Forms and requests"): the token of the session cookie the request
-    carries, or else of a pre-session cookie it adds, as the sign-in page would have set. Pass
-    `auth=CSRF` to an httpx client or call; a request that already names a token keeps it."""
+    carries, or else of a pre-session cookie it adds (one per `Csrf`, as one browser that has
+    loaded our sign-in page holds). Pass `auth=CSRF` to an httpx client or call; a request
+    that already names a token keeps it."""
+
+    def __init__(self) -> None:
+        self.pre_session = secrets.token_urlsafe(32)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if request.method not in csrf.SAFE_METHODS and csrf.HEADER not in request.headers:
@@ -209,7 +213,7 @@ class Csrf(httpx.Auth):
             cookies = {name: value for name, _, value in pairs if name}
             secret = cookies.get("setroom_session") or cookies.get(csrf.PRE_SESSION_COOKIE)
             if not secret:
-                secret = secrets.token_urlsafe(32)
+                secret = self.pre_session
                 before = request.headers.get("cookie")
                 added = f"{csrf.PRE_SESSION_COOKIE}={secret}"
                 request.headers["cookie"] = f"{before}; {added}" if before else added
