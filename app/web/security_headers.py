@@ -12,7 +12,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'none'",
         "script-src 'self'",  # our files and htmx's: no inline script, no eval
         "style-src 'self'",  # room.css only: no <style> element, no style="" attribute
-        "img-src 'self' data:",
+        "img-src 'self'",
         "font-src 'self'",
         "connect-src 'self'",  # CSP 3: 'self' also allows ws:/wss: to this host
         "form-action 'self'",
