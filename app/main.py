@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -39,9 +39,11 @@ from app.web import sets as set_routes
 from app.web import summaries as summary_routes
 from app.web.audit_trail import AuditTrail
 from app.web.body_guard import BodyGuard
-from app.web.deps import Services, now_ms, services_of
+from app.web.csrf import CsrfBinding, require_csrf
+from app.web.deps import COOKIE, Services, now_ms, services_of
 from app.web.guard import Anyone
 from app.web.render import RoomRenderer
+from app.web.security_headers import SecurityHeaders
 
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE.parent / "node_modules"
@@ -126,16 +128,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await broker.stop()
             engine.dispose()
 
-    app = FastAPI(title="Setroom", lifespan=lifespan)
+    app = FastAPI(title="Setroom", lifespan=lifespan, dependencies=[Depends(require_csrf)])
     app.add_middleware(AuditTrail)
     app.add_middleware(BodyGuard)
+    app.add_middleware(CsrfBinding, session_cookie=COOKIE, secure=settings.cookie_secure)
+    app.add_middleware(SecurityHeaders)  # the last added runs first: every answer has them
 
     @app.exception_handler(StarletteHTTPException)
     async def explain(request: Request, error: StarletteHTTPException) -> Response:
         """People get a page that says what went wrong; API clients get JSON."""
         if "text/html" not in request.headers.get("accept", ""):
             return await http_exception_handler(request, error)
-        title = _TITLES.get(error.status_code, "Something went wrong")
+        fallback = _TITLES.get(error.status_code, "Something went wrong")
+        title = getattr(error, "title", "") or fallback  # CsrfRefused says what happened
         html = services_of(app).renderer.notice_page(title, str(error.detail))
         return HTMLResponse(html, status_code=error.status_code, headers=error.headers)
 

@@ -12,12 +12,14 @@ import asyncio
 import contextlib
 import json
 import os
+import re
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,7 @@ from app.db.tables import (
 from app.domain import events as e
 from app.domain.engine import apply
 from app.domain.model import MeetingState
+from app.web import csrf
 
 ROOT = Path(__file__).resolve().parents[1]
 ORGS = ("Northfield Health Trust", "Riverside Borough Council", "Brightwater Care")
@@ -194,9 +197,45 @@ def seed_set(
 PASSWORD = "a long test password"
 
 
+class Csrf(httpx.Auth):
+    """Sends the CSRF token with every POST, as a browser submitting one of our pages' forms
+    does (docs/security.md, "Forms and requests"): the token of the session cookie the request
+    carries, or else of a pre-session cookie it adds (one per `Csrf`, as one browser that has
+    loaded our sign-in page holds). Pass `auth=CSRF` to an httpx client or call; a request
+    that already names a token keeps it."""
+
+    def __init__(self) -> None:
+        self.pre_session = secrets.token_urlsafe(32)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if request.method not in csrf.SAFE_METHODS and csrf.HEADER not in request.headers:
+            pairs = (p.strip().partition("=") for p in request.headers.get("cookie", "").split(";"))
+            cookies = {name: value for name, _, value in pairs if name}
+            secret = cookies.get("setroom_session") or cookies.get(csrf.PRE_SESSION_COOKIE)
+            if not secret:
+                secret = self.pre_session
+                before = request.headers.get("cookie")
+                added = f"{csrf.PRE_SESSION_COOKIE}={secret}"
+                request.headers["cookie"] = f"{before}; {added}" if before else added
+            request.headers[csrf.HEADER] = csrf.token_for(secret)
+        yield request
+
+
+CSRF = Csrf()
+
+
+def csrf_from_page(html: str) -> str:
+    """The token a page's forms carry (its hidden `csrf_token` field)."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None, "the page has no form with a CSRF token"
+    return found.group(1)
+
+
 def sign_in(server: Server, email: str, password: str = PASSWORD) -> str:
     """Sign in with an account as a browser would; the session cookie."""
-    response = httpx.post(f"{server.base}/login", data={"email": email, "password": password})
+    response = httpx.post(
+        f"{server.base}/login", data={"email": email, "password": password}, auth=CSRF
+    )
     assert response.status_code == 303, response.text
     return response.cookies["setroom_session"]
 

@@ -31,6 +31,7 @@ from app.domain.model import (
     Timer,
 )
 from app.domain.views import summary, view
+from app.web.csrf import TEMPLATE_GLOBALS
 
 ROOM_TEMPLATE = "room.html"
 
@@ -295,6 +296,7 @@ class RoomRenderer:
             TIMER_CHOICES=TIMER_CHOICES,
             ADDABLE_KINDS=ADDABLE_KINDS,
         )
+        self._env.globals.update(TEMPLATE_GLOBALS)  # csrf_input(), csrf_token()
         self._env.globals["ui"] = self._env.get_template("_macros.html").module
 
     # The contract the web layer calls.

@@ -15,7 +15,7 @@ from sqlmodel import Session, SQLModel, select
 
 from app.db.database import make_engine
 from app.db.tables import CommitmentRecord
-from tests.harness import RoomClient, SeededSet, Server, session_cookie, sign_in
+from tests.harness import CSRF, RoomClient, SeededSet, Server, session_cookie, sign_in
 
 M1_SAID = (
     "zebra m1 learned",
@@ -45,7 +45,7 @@ OTHERS_SAID = (
 
 def post(client: httpx.Client, path: str, data: dict[str, str] | None = None) -> httpx.Response:
     """Every form the data-protection tests send, in one place (as a browser would post it)."""
-    return client.post(path, data=data or {}, follow_redirects=False)
+    return client.post(path, data=data or {}, follow_redirects=False, auth=CSRF)
 
 
 def member(server: Server, seeded: SeededSet, pid: str) -> httpx.Client:

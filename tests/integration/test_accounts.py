@@ -10,7 +10,7 @@ import sys
 
 import httpx
 
-from tests.harness import ROOT, SeededSet, Server
+from tests.harness import CSRF, ROOT, SeededSet, Server
 
 HTML = {"accept": "text/html"}
 
@@ -42,7 +42,7 @@ def _create_lead(db_url: str, email: str) -> str:
 
 def test_the_first_lead_sets_a_password_signs_in_and_out(server: Server, db_url: str) -> None:
     token = _create_lead(db_url, "Pat@Example.org")
-    with httpx.Client(base_url=server.base, headers=HTML) as client:
+    with httpx.Client(auth=CSRF, base_url=server.base, headers=HTML) as client:
         assert client.get(f"/password/reset/{token}").status_code == 200
         mismatch = client.post(
             f"/password/reset/{token}", data={"password": "correct horse battery", "again": "nope"}
@@ -78,7 +78,7 @@ def test_the_first_lead_sets_a_password_signs_in_and_out(server: Server, db_url:
 
 def test_sign_in_is_rate_limited(server: Server, db_url: str) -> None:
     _create_lead(db_url, "pat.lead@example.org")
-    with httpx.Client(base_url=server.base, headers=HTML) as client:
+    with httpx.Client(auth=CSRF, base_url=server.base, headers=HTML) as client:
         answers = [
             client.post(
                 "/login", data={"email": "pat.lead@example.org", "password": f"try {n}"}
@@ -94,7 +94,7 @@ def test_an_address_with_a_nul_in_it_is_a_wrong_address_not_a_server_error(
 ) -> None:
     # PostgreSQL refuses text holding NUL even in a comparison: these were 500s there.
     email = "pat.lead\x00@example.org"
-    with httpx.Client(base_url=server.base, headers=HTML) as client:
+    with httpx.Client(auth=CSRF, base_url=server.base, headers=HTML) as client:
         login = client.post("/login", data={"email": email, "password": "long enough, surely"})
         forgot = client.post("/password/forgot", data={"email": email})
     # Refused before any route reads the form (app/web/body_guard.py), with a clear answer.
@@ -106,7 +106,7 @@ def test_a_forgotten_password_answer_does_not_say_who_has_an_account(
     server: Server, db_url: str
 ) -> None:
     _create_lead(db_url, "known@example.org")
-    with httpx.Client(base_url=server.base, headers=HTML) as client:
+    with httpx.Client(auth=CSRF, base_url=server.base, headers=HTML) as client:
         known = client.post("/password/forgot", data={"email": "known@example.org"})
         unknown = client.post("/password/forgot", data={"email": "nobody@example.org"})
     assert known.status_code == unknown.status_code == 200

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, func, select
 
 from app.db.database import make_engine
 from app.db.tables import Membership, Organisation, Person, Programme
-from tests.harness import SeededSet, Server, seed_set, session_cookie, sign_in
+from tests.harness import CSRF, SeededSet, Server, seed_set, session_cookie, sign_in
 
 HTML = {"accept": "text/html"}
 LINK = re.compile(r"/j/([A-Za-z0-9_-]{40,})")
@@ -19,7 +19,7 @@ LINK = re.compile(r"/j/([A-Za-z0-9_-]{40,})")
 
 def _client(server: Server, cookie: str | None = None) -> httpx.Client:
     cookies = {"setroom_session": cookie} if cookie else None
-    return httpx.Client(base_url=server.base, headers=HTML, cookies=cookies)
+    return httpx.Client(auth=CSRF, base_url=server.base, headers=HTML, cookies=cookies)
 
 
 def _tokens(html: str) -> list[str]:
@@ -222,7 +222,7 @@ def test_a_csv_with_bad_rows_imports_nothing_and_fixed_imports_all(
         assert again.status_code == 400 and "is already in this set" in again.text
         admin = facilitator.get(f"/sets/{set_id}/admin").text
         assert "Too many members" in admin and "member30@example.org" in admin
-    with httpx.Client(base_url=server.base) as browser:
+    with httpx.Client(auth=CSRF, base_url=server.base) as browser:
         for token in tokens:
             opened = browser.get(f"/j/{token}")
             assert opened.status_code == 303 and "setroom_session" in opened.cookies

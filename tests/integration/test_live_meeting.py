@@ -15,6 +15,7 @@ from app.domain.events import EVENT_TYPES
 from app.domain.model import MeetingState, MeetingStatus, PhaseKind, ReportStatus, Stage
 from app.domain.views import view
 from tests.harness import (
+    CSRF,
     CommandRefused,
     RoomClient,
     SeededSet,
@@ -231,7 +232,7 @@ def test_events_folded_equal_a_fresh_snapshot_for_every_event_type(
         # the set (the roster follows), their link revoked.
         account = sign_in(server, seeded.emails[seeded.facilitator])
         async with httpx.AsyncClient(
-            base_url=server.base, cookies={"setroom_session": account}
+            auth=CSRF, base_url=server.base, cookies={"setroom_session": account}
         ) as pages:
             dated = await pages.post(
                 f"/meetings/{seeded.meeting_id}/schedule",

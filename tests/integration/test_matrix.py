@@ -22,7 +22,7 @@ from app.domain.commands import COMMAND_TYPES
 from app.main import create_app
 from app.settings import Settings
 from app.web.guard import Guard
-from tests.harness import ROOT, SeededSet, Server, now_ms, seed_set
+from tests.harness import CSRF, ROOT, SeededSet, Server, now_ms, seed_set
 
 pytestmark = pytest.mark.matrix
 
@@ -168,23 +168,22 @@ def test_every_route_answers_each_person_as_security_md_says(
 ) -> None:
     this = world["this"]
     wrong = []
-    for method, template, rule in sorted(DOCUMENTED_ROUTES):
-        path = _path(template, this)
-        for who, cookie in _cookies(db_url, world).items():
-            if method == "WS":
-                status = _socket_answer(server, path, cookie)
-            else:
-                status = httpx.request(
-                    method,
-                    server.base + path,
-                    follow_redirects=False,
-                    cookies={"setroom_session": cookie} if cookie else None,
-                ).status_code
-            allowed = RULES[rule][who]
-            # A socket can only be refused with 403: the handshake has no 401.
-            refusal = 401 if who == "anonymous" and method != "WS" else 403
-            if (allowed and status in (401, 403)) or (not allowed and status != refusal):
-                wrong.append(f"{method} {template} for {who}: {status} ({rule})")
+    # One client (httpx builds its TLS context once, not per call); each request names its cookie.
+    with httpx.Client(base_url=server.base, follow_redirects=False, auth=CSRF) as http:
+        for method, template, rule in sorted(DOCUMENTED_ROUTES):
+            path = _path(template, this)
+            for who, cookie in _cookies(db_url, world).items():
+                if method == "WS":
+                    status = _socket_answer(server, path, cookie)
+                else:
+                    http.cookies.clear()
+                    headers = {"Cookie": f"setroom_session={cookie}"} if cookie else {}
+                    status = http.request(method, path, headers=headers).status_code
+                allowed = RULES[rule][who]
+                # A socket can only be refused with 403: the handshake has no 401.
+                refusal = 401 if who == "anonymous" and method != "WS" else 403
+                if (allowed and status in (401, 403)) or (not allowed and status != refusal):
+                    wrong.append(f"{method} {template} for {who}: {status} ({rule})")
     assert not wrong, "\n".join(wrong)
 
 

@@ -24,7 +24,7 @@ from app.db.tables import (
 )
 from app.main import create_app
 from app.settings import Settings
-from tests.harness import RoomClient, SeededSet, Server, seed_set, session_cookie, sign_in
+from tests.harness import CSRF, RoomClient, SeededSet, Server, seed_set, session_cookie, sign_in
 
 HTML = {"accept": "text/html"}
 DAY_MS = 86_400_000
@@ -32,12 +32,16 @@ DAY_MS = 86_400_000
 
 def _member(server: Server, token: str) -> httpx.Client:
     cookie = session_cookie(server, token)
-    return httpx.Client(base_url=server.base, cookies={"setroom_session": cookie}, headers=HTML)
+    return httpx.Client(
+        auth=CSRF, base_url=server.base, cookies={"setroom_session": cookie}, headers=HTML
+    )
 
 
 def _account(server: Server, email: str) -> httpx.Client:
     cookie = sign_in(server, email)
-    return httpx.Client(base_url=server.base, cookies={"setroom_session": cookie}, headers=HTML)
+    return httpx.Client(
+        auth=CSRF, base_url=server.base, cookies={"setroom_session": cookie}, headers=HTML
+    )
 
 
 @pytest.fixture

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import httpx
 
-from tests.harness import SeededSet, Server, seed_set, session_cookie, sign_in
+from tests.harness import CSRF, SeededSet, Server, seed_set, session_cookie, sign_in
 
 HTML = {"accept": "text/html"}
 
 
 def test_a_join_link_gives_a_session_and_a_clean_address(server: Server, seeded: SeededSet) -> None:
     token = seeded.tokens[seeded.members[0]]
-    with httpx.Client(base_url=server.base) as client:
+    with httpx.Client(auth=CSRF, base_url=server.base) as client:
         response = client.get(f"/j/{token}")
         assert response.status_code == 303
         assert response.headers["location"] == f"/meetings/{seeded.meeting_id}"
@@ -26,7 +26,7 @@ def test_a_join_link_gives_a_session_and_a_clean_address(server: Server, seeded:
 
 
 def test_refusals_explain_themselves_and_let_nobody_in(server: Server, seeded: SeededSet) -> None:
-    with httpx.Client(base_url=server.base, headers=HTML) as client:
+    with httpx.Client(auth=CSRF, base_url=server.base, headers=HTML) as client:
         forged = client.get("/j/" + "A" * 43)
         assert forged.status_code == 404 and "not valid" in forged.text
         assert "setroom_session" not in forged.headers.get("set-cookie", "")
@@ -54,12 +54,15 @@ def test_a_person_cannot_open_another_sets_meeting(
 def test_forms_refuse_nul_characters_and_oversized_bodies(
     server: Server, seeded: SeededSet
 ) -> None:
-    nul = httpx.post(f"{server.base}/login", data={"email": "a\x00b@example.org", "password": "x"})
+    nul = httpx.post(
+        f"{server.base}/login", data={"email": "a\x00b@example.org", "password": "x"}, auth=CSRF
+    )
     assert nul.status_code == 400 and "NUL" in nul.text
     cookie = sign_in(server, seeded.emails[seeded.facilitator])
     big = httpx.post(
         f"{server.base}/sets/{seeded.set_id}/import",
         data={"text": "name,email,organisation\n" + "x,,y\n" * 300_000},
         cookies={"setroom_session": cookie},
+        auth=CSRF,
     )
     assert big.status_code == 413

@@ -27,6 +27,7 @@ from app.db.tables import (
     Meeting,
 )
 from tests.harness import (
+    CSRF,
     RoomClient,
     SeededSet,
     Server,
@@ -44,7 +45,9 @@ REPORT_STATUSES = ("done", "partly", "not_done", "changed", None, "done")
 
 
 def _client(server: Server, cookie: str) -> httpx.Client:
-    return httpx.Client(base_url=server.base, headers=HTML, cookies={"setroom_session": cookie})
+    return httpx.Client(
+        auth=CSRF, base_url=server.base, headers=HTML, cookies={"setroom_session": cookie}
+    )
 
 
 def _pct(attended: int, possible: int) -> str:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.harness import RoomClient, SeededSet, Server, session_cookie, sign_in
+from tests.harness import CSRF, RoomClient, SeededSet, Server, session_cookie, sign_in
 
 
 @pytest.mark.parametrize("action", ["revoke", "remove"])
@@ -24,7 +24,7 @@ def test_the_socket_closes_within_a_second(server: Server, seeded: SeededSet, ac
             server, seeded.meeting_id, session_cookie(server, seeded.tokens[seeded.members[1]])
         ).connect()
         async with httpx.AsyncClient(
-            base_url=server.base, cookies={"setroom_session": facilitator}
+            auth=CSRF, base_url=server.base, cookies={"setroom_session": facilitator}
         ) as fac:
             answer = await fac.post(f"/sets/{seeded.set_id}/people/{member}/{action}")
             assert answer.status_code == 303

@@ -18,6 +18,7 @@ from app.db.tables import Meeting
 from app.domain.engine import replay
 from app.domain.model import MeetingState, PhaseKind
 from tests.harness import (
+    CSRF,
     CommandRefused,
     RoomClient,
     SeededSet,
@@ -38,12 +39,16 @@ def seeded(db_url: str) -> SeededSet:
 
 def _facilitator(server: Server, seeded: SeededSet) -> httpx.Client:
     cookie = sign_in(server, seeded.emails[seeded.facilitator])
-    return httpx.Client(base_url=server.base, cookies={"setroom_session": cookie}, headers=HTML)
+    return httpx.Client(
+        auth=CSRF, base_url=server.base, cookies={"setroom_session": cookie}, headers=HTML
+    )
 
 
 def _member(server: Server, token: str) -> httpx.Client:
     cookie = session_cookie(server, token)
-    return httpx.Client(base_url=server.base, cookies={"setroom_session": cookie}, headers=HTML)
+    return httpx.Client(
+        auth=CSRF, base_url=server.base, cookies={"setroom_session": cookie}, headers=HTML
+    )
 
 
 def _meetings(db_url: str, set_id: str) -> list[Meeting]:
@@ -245,6 +250,7 @@ def test_the_member_on_the_rota_holds_the_controls(
         f"{server.base}/meetings/{second.id}/rota",
         data={"rota": other},
         cookies={"setroom_session": lead_cookie},
+        auth=CSRF,
     )
     assert lead.status_code == 403, "a lead runs the schedule, not who holds the controls"
     schedule_page = httpx.get(
@@ -319,7 +325,7 @@ def test_a_member_accepts_the_ground_rules_before_entering(
 
     facilitator = newcomers.facilitator
     cookie = sign_in(server, newcomers.emails[facilitator])
-    with httpx.Client(base_url=server.base, cookies={"setroom_session": cookie}) as fac:
+    with httpx.Client(auth=CSRF, base_url=server.base, cookies={"setroom_session": cookie}) as fac:
         page = fac.get(f"/sets/{newcomers.set_id}/meetings").text
         assert "1 of 3 have" in page
         assert page.count("Accepted <time") == 1 and page.count("Not yet") == 2
