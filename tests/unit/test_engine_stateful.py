@@ -16,6 +16,7 @@ from app.domain.errors import DomainError
 from app.domain.model import (
     STAGE_ORDER,
     Actor,
+    GrowStage,
     MeetingState,
     MeetingStatus,
     Participant,
@@ -29,7 +30,9 @@ from app.domain.model import (
 from app.domain.views import redact, summary, view
 from tests.factories import Log, opened, prior_commitment, roster, stamp
 
-ERROR_CODES = frozenset({"forbidden", "not_now", "invalid", "not_found", "moved_on", "closed"})
+ERROR_CODES = frozenset(
+    {"forbidden", "not_now", "invalid", "not_found", "moved_on", "closed", "not_a_question"}
+)
 PHASE_MOVES = frozenset({"phase_entered", "phases_changed", "stage_changed"})
 STRANGER = "zz"
 
@@ -121,12 +124,24 @@ BUILDERS: dict[str, Builder] = {
     "flag_advice": lambda d, s: c.FlagAdvice(
         question_id=_question_id(d, s), flagged=d.draw(st.booleans())
     ),
-    "hand_over": lambda d, s: c.HandOver(member=_member(d, s)),
+    "hand_over": lambda d, s: c.HandOver(member=_member(d, s), watch=d.draw(st.booleans())),
     "take_back": lambda d, s: c.TakeBack(),
     "close_meeting": lambda d, s: c.CloseMeeting(),
     "raise_hand": lambda d, s: c.RaiseHand(),
     "lower_hand": lambda d, s: c.LowerHand(member=d.draw(st.none() | st.just(_person(d, s)))),
-    "ask_question": lambda d, s: c.AskQuestion(text=d.draw(TEXT), anonymous=d.draw(st.booleans())),
+    "ask_question": lambda d, s: c.AskQuestion(
+        text=d.draw(TEXT),
+        anonymous=d.draw(st.booleans()),
+        grow=d.draw(st.none() | st.sampled_from(GrowStage)),
+        confirmed=d.draw(st.booleans()),
+    ),
+    "tag_question": lambda d, s: c.TagQuestion(
+        question_id=_question_id(d, s), grow=d.draw(st.none() | st.sampled_from(GrowStage))
+    ),
+    "save_note": lambda d, s: c.SaveNote(
+        note_id=d.draw(st.none() | st.sampled_from([n.id for n in s.notes] + ["n0"])),
+        text=d.draw(TEXT),
+    ),
     "star_question": lambda d, s: c.StarQuestion(
         question_id=_question_id(d, s), starred=d.draw(st.booleans())
     ),
