@@ -91,7 +91,7 @@ async def _run_meeting(
         assert fac.state.speaker == askers[0]  # type: ignore[union-attr]
         await members[askers[0]].command("ask_question", text=f"What matters most, {n}?")
         await members[askers[1]].command(
-            "ask_question", text="You should just resign", anonymous=True
+            "ask_question", text="You should just resign", anonymous=True, confirmed=True
         )
         if n == 1 and during_turn_two is not None:
             await during_turn_two  # type: ignore[misc]
