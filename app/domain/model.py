@@ -89,6 +89,13 @@ class GrowStage(StrEnum):
 TurnRecord = Literal["commitment_only", "kept_items_visible_to_set"]
 
 
+def turn_record_of(value: str) -> TurnRecord:
+    """A stored setting as a TurnRecord; anything unknown is the default, which keeps least."""
+    if value == "kept_items_visible_to_set":
+        return "kept_items_visible_to_set"
+    return "commitment_only"
+
+
 class Participant(Frozen):
     id: str
     name: str
