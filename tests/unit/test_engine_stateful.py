@@ -11,6 +11,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from app.domain import commands as c
 from app.domain import events as e
+from app.domain.airtime import airtime_at, counting
 from app.domain.engine import MAX_COMMITMENTS_EACH, apply, decide, replay
 from app.domain.errors import DomainError
 from app.domain.model import (
@@ -433,6 +434,27 @@ class Meeting(RuleBasedStateMachine):
             assert sum(1 for x in s.commitments if x.owner == owner) <= MAX_COMMITMENTS_EACH
         for q in s.questions:
             assert q.author is not None and q.text is not None and q.author != q.presenter
+
+    @invariant()
+    def notes_are_their_owners_alone(self) -> None:
+        s = self.log.state
+        assert len({n.id for n in s.notes}) == len(s.notes)
+        for viewer in [*(p.id for p in s.roster), None, STRANGER]:
+            assert all(n.owner == viewer for n in view(s, viewer).notes)
+
+    @invariant()
+    def airtime_adds_up(self) -> None:
+        """Nobody's airtime is negative, and all of it fits in the time since the start; the
+        count runs only while someone speaks in a live meeting."""
+        s = self.log.state
+        assert all(ms >= 0 for ms in s.airtime.values())
+        assert set(s.airtime) <= {p.id for p in s.roster}
+        if s.started_at is None:
+            assert not s.airtime and s.airtime_since is None
+        else:
+            end = s.closed_at if s.closed_at is not None else self.log.now
+            assert sum(airtime_at(s, end).values()) <= end - s.started_at
+        assert (s.airtime_since is not None) == counting(s)
 
     @invariant()
     def the_log_replays_to_the_state(self) -> None:
