@@ -9,10 +9,14 @@ import asyncio
 import httpx
 from sqlmodel import Session
 
+import tests.harness as harness
 from app.db.database import make_engine
 from app.db.meetings import create_meeting
 from app.db.tables import LearningSet
 from tests.harness import RoomClient, SeededSet, Server, now_ms, session_cookie, sign_in
+
+AUTH = getattr(harness, "CSRF", None)
+"""The harness's CSRF auth, where the app asks forms for a token."""
 
 KEPT = "What would you do with one more hour a week?"
 OTHER = "What is the cost of doing nothing?"
@@ -63,6 +67,7 @@ def test_the_set_sees_kept_questions_only_when_its_facilitator_says_so(
     assert 'name="kept_to_set" value="no" checked' in form.text
     saved = httpx.post(
         f"{server.base}/sets/{seeded.set_id}/settings",
+        auth=AUTH,
         cookies={"setroom_session": fac_cookie},
         data={
             "name": f"Set {seeded.set_id}",
