@@ -25,6 +25,7 @@ from app.domain.model import (
     PriorCommitment,
     Role,
     Settings,
+    turn_record_of,
 )
 from app.domain.templates import DEFAULT_TEMPLATE, PhaseSpec, phases_from, template_from_json
 from app.domain.views import summary
@@ -162,6 +163,7 @@ def create_meeting(
                 anonymous_questions=learning_set.anonymous_questions,
                 questions_to_set=learning_set.questions_to_set,
                 late_after_minutes=learning_set.late_after_minutes,
+                turn_record=turn_record_of(learning_set.turn_record),
             ),
             roster=people,
             phases=phases_from(template or template_for(session, learning_set)),

@@ -24,7 +24,7 @@ from app.db.tables import (
     ProgrammeLead,
     ProgrammeOrganisation,
 )
-from app.domain.model import Role
+from app.domain.model import Role, TurnRecord
 
 MAX_NAME = 200
 MEETINGS = (1, 24)
@@ -88,6 +88,8 @@ class SetSettings:
     video_link: str
     anonymous_questions: bool
     questions_to_set: bool
+    kept_to_set: bool = False
+    """After a turn, the set sees the questions its presenter kept (turn_record)."""
 
 
 def check_name(raw: str, *, what: str = "A name") -> str:
@@ -129,6 +131,7 @@ def check_settings(settings: SetSettings) -> SetSettings:
         video_link=check_video_link(settings.video_link),
         anonymous_questions=settings.anonymous_questions,
         questions_to_set=settings.questions_to_set,
+        kept_to_set=settings.kept_to_set,
     )
 
 
@@ -330,6 +333,7 @@ def create_set(
                 video_link=settings.video_link,
                 anonymous_questions=settings.anonymous_questions,
                 questions_to_set=settings.questions_to_set,
+                turn_record=_turn_record(settings),
                 ground_rules=rules,
             )
         )
@@ -347,6 +351,7 @@ def update_set(engine: Engine, *, set_id: str, settings: SetSettings) -> None:
         learning_set.video_link = settings.video_link
         learning_set.anonymous_questions = settings.anonymous_questions
         learning_set.questions_to_set = settings.questions_to_set
+        learning_set.turn_record = _turn_record(settings)
         session.add(learning_set)
         session.commit()
 
@@ -357,7 +362,12 @@ def settings_of(learning_set: LearningSet) -> SetSettings:
         video_link=learning_set.video_link,
         anonymous_questions=learning_set.anonymous_questions,
         questions_to_set=learning_set.questions_to_set,
+        kept_to_set=learning_set.turn_record == "kept_items_visible_to_set",
     )
+
+
+def _turn_record(settings: SetSettings) -> TurnRecord:
+    return "kept_items_visible_to_set" if settings.kept_to_set else "commitment_only"
 
 
 def _programme(session: Session, programme_id: str) -> Programme:

@@ -15,7 +15,7 @@ from app.db import eventlog
 from app.db.tables import Attendance, LearningSet, Meeting, MeetingEvent
 from app.domain.engine import replay
 from app.domain.model import Commitment, MeetingStatus, PriorCommitment, Role, Slot
-from app.domain.views import summary
+from app.domain.views import Airtime, KeptQuestion, summary
 
 AttendanceStatus = Literal["present", "late", "apologies", "absent"]
 ATTENDANCE_STATUSES: tuple[AttendanceStatus, ...] = ("present", "late", "apologies", "absent")
@@ -49,6 +49,8 @@ class MeetingSummary:
     commitments: tuple[Commitment, ...]
     reported: tuple[PriorCommitment, ...]
     names: dict[str, str]
+    airtime: tuple[Airtime, ...] = ()
+    kept: tuple[KeptQuestion, ...] = ()
 
     def name(self, person_id: str) -> str:
         return self.names.get(person_id, "Someone")
@@ -112,6 +114,8 @@ def meeting_summary(engine: Engine, meeting_id: str) -> MeetingSummary | None:
         commitments=result.commitments,
         reported=result.reported,
         names={p.id: p.name for p in state.roster},
+        airtime=result.airtime,
+        kept=result.kept,
     )
 
 

@@ -45,6 +45,12 @@ class LearningSet(SQLModel, table=True):
     anonymous_questions: bool = True
     questions_to_set: bool = True
     late_after_minutes: int = 10
+    turn_record: str = Field(
+        default="commitment_only",
+        max_length=32,
+        sa_column_kwargs={"server_default": "commitment_only"},
+    )
+    """What of a presenter's turn the set sees later (app.domain.model.TurnRecord)."""
     ground_rules: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     template: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     """The set's own phase template as JSON, applied from its next meeting; empty means the

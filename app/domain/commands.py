@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.domain.model import Participant, PhaseKind, ReportStatus
+from app.domain.model import GrowStage, Participant, PhaseKind, ReportStatus
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
 Line = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)]
@@ -181,6 +181,8 @@ class FlagAdvice(Command):
 class HandOver(Command):
     type: Literal["hand_over"] = "hand_over"
     member: Id
+    watch: bool = False
+    """The facilitators then watch: their room shows no controls but "take back"."""
 
 
 class TakeBack(Command):
@@ -218,9 +220,31 @@ class LowerHand(Command):
 
 
 class AskQuestion(Command):
+    """Ask the presenter a question. One that does not read as a question (app.domain.questions)
+    is refused with `not_a_question` unless `confirmed`: the sender saw the prompt and sends it
+    as it is."""
+
     type: Literal["ask_question"] = "ask_question"
     text: Annotated[str, StringConstraints(min_length=1, max_length=1000, strip_whitespace=True)]
     anonymous: bool = False
+    grow: GrowStage | None = None
+    confirmed: bool = False
+
+
+class TagQuestion(Command):
+    """Tag a question with a GROW stage (or none): its asker, or a controller."""
+
+    type: Literal["tag_question"] = "tag_question"
+    question_id: Id
+    grow: GrowStage | None = None
+
+
+class SaveNote(Command):
+    """The presenter's private note on their own turn: new (no id) or edited."""
+
+    type: Literal["save_note"] = "save_note"
+    note_id: Id | None = None
+    text: Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
 
 
 class StarQuestion(Command):
@@ -349,6 +373,8 @@ AnyCommand = Annotated[
     | RaiseHand
     | LowerHand
     | AskQuestion
+    | TagQuestion
+    | SaveNote
     | StarQuestion
     | PlaceBid
     | WithdrawBid

@@ -11,11 +11,13 @@ from typing import Any
 
 from app.domain import commands as c
 from app.domain import events as e
+from app.domain.airtime import count_airtime
 from app.domain.errors import (
     DomainError,
     Forbidden,
     Invalid,
     MeetingClosed,
+    NotAQuestion,
     NotFound,
     NotNow,
     RoomMovedOn,
@@ -28,6 +30,7 @@ from app.domain.model import (
     Commitment,
     MeetingState,
     MeetingStatus,
+    Note,
     Participant,
     Phase,
     PhaseKind,
@@ -38,10 +41,12 @@ from app.domain.model import (
     Stage,
     Timer,
 )
+from app.domain.questions import prompt_for, read
 
 MAX_PHASES = 30
 MAX_QUESTIONS = 2000
 MAX_COMMITMENTS_EACH = 10
+MAX_NOTES_EACH = 50
 
 # Commands a controller may give before the meeting starts; everything else waits for the start.
 _BEFORE_START = frozenset(
@@ -134,8 +139,10 @@ def decide(
 
 
 def apply(state: MeetingState, stamped: e.Stamped) -> MeetingState:
-    """The state after one logged event."""
-    return _apply_event(state, stamped.event).model_copy(update={"seq": stamped.seq})
+    """The state after one logged event. Airtime is counted here, from the time the log stamped
+    on the event: the engine has no clock, and a replay counts the same."""
+    after = _apply_event(state, stamped.event)
+    return count_airtime(state, after, stamped.at).model_copy(update={"seq": stamped.seq})
 
 
 def replay(meeting_id: str, log: Iterable[e.Stamped]) -> MeetingState:
@@ -612,6 +619,10 @@ def _ask_question(state: MeetingState, cmd: c.AskQuestion, actor: Actor, now: in
         raise Invalid("This set does not allow anonymous questions.")
     if len(state.questions) >= MAX_QUESTIONS:
         raise Invalid("This meeting holds no more questions.")
+    if not cmd.confirmed:
+        reading = read(cmd.text)
+        if not reading.is_question:
+            raise NotAQuestion(prompt_for(reading))
     question = Question(
         id=f"q{state.seq + 1}",
         presenter=presenter,
@@ -619,8 +630,42 @@ def _ask_question(state: MeetingState, cmd: c.AskQuestion, actor: Actor, now: in
         anonymous=cmd.anonymous,
         text=cmd.text,
         at=now,
+        grow=cmd.grow,
     )
     return [e.QuestionAsked(question=question)]
+
+
+def _tag_question(state: MeetingState, cmd: c.TagQuestion, actor: Actor, now: int) -> Events:
+    question = _question(state, cmd.question_id)
+    if actor.participant != question.author:
+        _require_controller(state, actor)
+    if question.grow == cmd.grow:
+        raise NotNow("That question is already so.")
+    return [e.QuestionTagged(question_id=question.id, grow=cmd.grow)]
+
+
+# Presenters' private notes
+
+
+def _save_note(state: MeetingState, cmd: c.SaveNote, actor: Actor, now: int) -> Events:
+    owner = actor.participant
+    assert owner is not None
+    if cmd.note_id is not None:
+        # Another's note is "not found": whether it exists is theirs to know.
+        existing = next((n for n in state.notes if n.id == cmd.note_id), None)
+        if existing is None or existing.owner != owner:
+            raise NotFound("No such note.")
+        note = existing.model_copy(update={"text": cmd.text, "at": now})
+        return [e.NoteSaved(owner=owner, note=note)]
+    _require_kind(state, PhaseKind.TURNS)
+    if state.presenter is None:
+        raise NotNow("Notes are kept by the presenter during their turn.")
+    if owner != state.presenter:
+        raise Forbidden("Only the presenter keeps notes on their turn.")
+    if sum(1 for n in state.notes if n.owner == owner) >= MAX_NOTES_EACH:
+        raise Invalid(f"A presenter keeps at most {MAX_NOTES_EACH} notes a meeting.")
+    note = Note(id=f"n{state.seq + 1}", owner=owner, text=cmd.text, at=now)
+    return [e.NoteSaved(owner=owner, note=note)]
 
 
 def _star_question(state: MeetingState, cmd: c.StarQuestion, actor: Actor, now: int) -> Events:
@@ -719,7 +764,7 @@ def _hand_over(state: MeetingState, cmd: c.HandOver, actor: Actor, now: int) -> 
     _member(state, cmd.member)
     if state.delegate == cmd.member:
         raise NotNow("That member already holds the controls.")
-    return [e.ControlsHanded(member=cmd.member)]
+    return [e.ControlsHanded(member=cmd.member, watch=cmd.watch)]
 
 
 def _take_back(state: MeetingState, cmd: c.TakeBack, actor: Actor, now: int) -> Events:
@@ -859,6 +904,8 @@ _HANDLERS: dict[str, Handler] = {
     "raise_hand": _raise_hand,
     "lower_hand": _lower_hand,
     "ask_question": _ask_question,
+    "tag_question": _tag_question,
+    "save_note": _save_note,
     "star_question": _star_question,
     "place_bid": _place_bid,
     "withdraw_bid": _withdraw_bid,
@@ -977,6 +1024,19 @@ def _apply_event(s: MeetingState, ev: e.AnyEvent) -> MeetingState:
                     )
                 }
             )
+        case e.QuestionTagged():
+            return s.model_copy(
+                update={
+                    "questions": tuple(
+                        q.model_copy(update={"grow": ev.grow}) if q.id == ev.question_id else q
+                        for q in s.questions
+                    )
+                }
+            )
+        case e.NoteSaved():
+            if ev.note is None:  # someone else's note, as this viewer receives it
+                return s
+            return s.model_copy(update={"notes": _replace_by_id(s.notes, ev.note)})
         case e.QuestionStarred():
             return s.model_copy(
                 update={
@@ -1010,7 +1070,9 @@ def _apply_event(s: MeetingState, ev: e.AnyEvent) -> MeetingState:
                 }
             )
         case e.ControlsHanded():
-            return s.model_copy(update={"delegate": ev.member})
+            return s.model_copy(
+                update={"delegate": ev.member, "watching": ev.member is not None and ev.watch}
+            )
         case e.MeetingRescheduled():
             return s.model_copy(update={"info": ev.info})
         case e.MeetingClosed():
@@ -1058,6 +1120,7 @@ def _apply_event(s: MeetingState, ev: e.AnyEvent) -> MeetingState:
                     "speaker": s.speaker if s.speaker in kept else None,
                     "hands": tuple(h for h in s.hands if h in kept),
                     "delegate": s.delegate if s.delegate in kept else None,
+                    "watching": s.watching and s.delegate in kept,
                     "admitted": tuple(a for a in s.admitted if a in kept),
                     "waiting": tuple(w for w in s.waiting if w in kept),
                 }

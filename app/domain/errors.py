@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-ErrorCode = Literal["forbidden", "not_now", "not_found", "invalid", "moved_on", "closed"]
+ErrorCode = Literal[
+    "forbidden", "not_now", "not_found", "invalid", "moved_on", "closed", "not_a_question"
+]
 
 
 class DomainError(Exception):
@@ -48,3 +50,12 @@ class RoomMovedOn(DomainError):
 class MeetingClosed(DomainError):
     def __init__(self) -> None:
         super().__init__("closed", "The meeting has closed; nothing more can change.")
+
+
+class NotAQuestion(DomainError):
+    """An unconfirmed contribution that does not read as a question (app.domain.questions): the
+    room shows the message as a gentle prompt, and the sender may send it as it is (`confirmed`).
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__("not_a_question", message)

@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from app.domain.model import (
     Bid,
     Commitment,
+    GrowStage,
     MeetingInfo,
+    Note,
     Participant,
     Phase,
     PriorCommitment,
@@ -149,6 +151,21 @@ class QuestionFlagged(Event):
     advice: bool
 
 
+class QuestionTagged(Event):
+    type: Literal["question_tagged"] = "question_tagged"
+    question_id: str
+    grow: GrowStage | None
+
+
+class NoteSaved(Event):
+    """A presenter's private note. Anyone else receives it with `note` None (views.redact), which
+    changes nothing in their view."""
+
+    type: Literal["note_saved"] = "note_saved"
+    owner: str
+    note: Note | None
+
+
 class QuestionStarred(Event):
     type: Literal["question_starred"] = "question_starred"
     question_id: str
@@ -173,6 +190,7 @@ class ControlsHanded(Event):
 
     type: Literal["controls_handed"] = "controls_handed"
     member: str | None
+    watch: bool = False
 
 
 class MeetingClosed(Event):
@@ -255,6 +273,8 @@ AnyEvent = Annotated[
     | HandCalled
     | QuestionAsked
     | QuestionFlagged
+    | QuestionTagged
+    | NoteSaved
     | QuestionStarred
     | CommitmentSaved
     | CommitmentReported

@@ -7,6 +7,7 @@ milliseconds since the Unix epoch, given to the engine by its caller (it has no 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -75,6 +76,26 @@ class ReportStatus(StrEnum):
     CHANGED = "changed"
 
 
+class GrowStage(StrEnum):
+    """The GROW model's stages (goal, reality, options, will), which a question can be tagged
+    with, so the presenter's turn shows which the set has covered."""
+
+    GOAL = "goal"
+    REALITY = "reality"
+    OPTIONS = "options"
+    WILL = "will"
+
+
+TurnRecord = Literal["commitment_only", "kept_items_visible_to_set"]
+
+
+def turn_record_of(value: str) -> TurnRecord:
+    """A stored setting as a TurnRecord; anything unknown is the default, which keeps least."""
+    if value == "kept_items_visible_to_set":
+        return "kept_items_visible_to_set"
+    return "commitment_only"
+
+
 class Participant(Frozen):
     id: str
     name: str
@@ -109,6 +130,9 @@ class Settings(Frozen):
     questions_to_set: bool = True
     """Whether typed questions are shown to the whole set, or to the presenter and facilitators."""
     late_after_minutes: int = 10
+    turn_record: TurnRecord = "commitment_only"
+    """What of a turn the set sees later: its commitments only (the default), or also the
+    questions the presenter starred to keep. A presenter's notes are theirs alone either way."""
 
 
 class MeetingInfo(Frozen):
@@ -159,6 +183,16 @@ class Question(Frozen):
     """None when the viewer may not read it (the set does not share questions)."""
     advice: bool = False
     starred: bool = False
+    at: int
+    grow: GrowStage | None = None
+
+
+class Note(Frozen):
+    """A presenter's private note on their own turn: seen by its owner alone (views.view)."""
+
+    id: str
+    owner: str
+    text: str
     at: int
 
 
@@ -223,6 +257,16 @@ class MeetingState(Frozen):
     """When each participant first connected (attendance)."""
     started_at: int | None = None
     closed_at: int | None = None
+    notes: tuple[Note, ...] = ()
+    """Presenters' private notes; views.view keeps only the viewer's own."""
+    watching: bool = False
+    """The facilitators watch while a member holds the controls: their room shows no controls
+    but "take back" (the engine still lets a facilitator act)."""
+    airtime: dict[str, int] = {}
+    """Milliseconds each participant has held the floor as the speaker (engine.apply, from the
+    times the log stamps on events)."""
+    airtime_since: int | None = None
+    """When the current speaker's time began counting (None: nobody's time counts now)."""
 
     # Derived reads. They hold no rule of their own beyond what the names say.
 

@@ -9,6 +9,7 @@ events stays equal to a fresh snapshot of its own view.
 from __future__ import annotations
 
 from app.domain import events as e
+from app.domain.airtime import airtime_at
 from app.domain.model import (
     Commitment,
     Frozen,
@@ -49,7 +50,13 @@ def view(state: MeetingState, viewer: str | None) -> MeetingState:
     person = state.person(viewer)
     role = person.role if person else None
     questions = tuple(redact_question(q, viewer, state.settings, role) for q in state.questions)
-    return state.model_copy(update={"questions": questions})
+    # A presenter's notes are theirs alone: not the facilitator's, not the set's.
+    notes = tuple(n for n in state.notes if n.owner == viewer)
+    return state.model_copy(update={"questions": questions, "notes": notes})
+
+
+PER_VIEWER: tuple[type[e.Event], ...] = (e.QuestionAsked, e.QuestionTagged, e.NoteSaved)
+"""Events each viewer receives redacted their own way (the hub encodes them per socket)."""
 
 
 def redact(event: e.AnyEvent, viewer: str | None, state: MeetingState) -> e.AnyEvent:
@@ -60,6 +67,8 @@ def redact(event: e.AnyEvent, viewer: str | None, state: MeetingState) -> e.AnyE
         return e.QuestionAsked(
             question=redact_question(event.question, viewer, state.settings, role)
         )
+    if isinstance(event, e.NoteSaved) and viewer != event.owner:
+        return e.NoteSaved(owner=event.owner, note=None)
     return event
 
 
@@ -67,6 +76,9 @@ def redact_stamped(stamped: e.Stamped, viewer: str | None, state: MeetingState) 
     """The logged event as `viewer` may see it, envelope included: the `actor` of an anonymous
     question is its author, so it is blanked with the author."""
     event = redact(stamped.event, viewer, state)
+    if isinstance(event, e.QuestionTagged) and viewer != stamped.actor:
+        # The asker of an anonymous question may tag it: who tagged stays with the tagger.
+        return stamped.model_copy(update={"actor": None, "actor_role": Role.MEMBER})
     if event is stamped.event:
         return stamped
     actor, role = stamped.actor, stamped.actor_role
@@ -82,6 +94,16 @@ class Attendance(Frozen):
     late: bool
 
 
+class Airtime(Frozen):
+    participant: Participant
+    ms: int
+
+
+class KeptQuestion(Frozen):
+    presenter: str
+    text: str
+
+
 class Summary(Frozen):
     title: str
     started_at: int | None
@@ -91,11 +113,17 @@ class Summary(Frozen):
     commitments: tuple[Commitment, ...]
     reported: tuple[PriorCommitment, ...]
     next_meeting_at: int | None
+    airtime: tuple[Airtime, ...] = ()
+    """Speaking time of each person who spoke, most first (app.domain.airtime)."""
+    kept: tuple[KeptQuestion, ...] = ()
+    """The questions presenters starred to keep, when the set's `turn_record` shows them."""
 
 
 def summary(state: MeetingState) -> Summary:
     """Who came (late if they first joined past the set's threshold), who presented, what they
-    committed to."""
+    committed to, who spoke how long; and the questions presenters kept when the set shares
+    them. Call it on the viewer's `view` (question text is as the viewer may read it); a
+    presenter's notes are never part of it."""
     late_ms = state.settings.late_after_minutes * 60_000
     # Opening the room after the close (to read this summary) is not attending.
     came = {
@@ -125,4 +153,21 @@ def summary(state: MeetingState) -> Summary:
         commitments=state.commitments,
         reported=tuple(p for p in state.prior if p.status is not None),
         next_meeting_at=state.info.next_meeting_at,
+        airtime=tuple(
+            Airtime(participant=p, ms=ms)
+            for p, ms in sorted(
+                ((p, airtime_at(state, state.closed_at or 0).get(p.id, 0)) for p in state.roster),
+                key=lambda row: -row[1],
+            )
+            if ms > 0
+        ),
+        kept=(
+            tuple(
+                KeptQuestion(presenter=q.presenter, text=q.text)
+                for q in state.questions
+                if q.starred and q.text is not None
+            )
+            if state.settings.turn_record == "kept_items_visible_to_set"
+            else ()
+        ),
     )

@@ -24,7 +24,7 @@ from app.domain import events as e
 from app.domain.engine import apply, replay
 from app.domain.errors import DomainError
 from app.domain.model import MeetingState
-from app.domain.views import redact_stamped, view
+from app.domain.views import PER_VIEWER, redact_stamped, view
 from app.metrics import Metrics
 from app.rooms.broker import Broker
 from app.rooms.connection import Connection
@@ -283,7 +283,7 @@ class Hub:
     def _kept(stamped: e.Stamped) -> Kept:
         """What the replay buffer keeps of an event: the message all viewers share, or the event
         itself when each viewer gets their own redaction of it."""
-        if isinstance(stamped.event, e.QuestionAsked):
+        if isinstance(stamped.event, PER_VIEWER):
             return stamped.seq, stamped
         return stamped.seq, json.dumps({"op": "event", **stamped.model_dump(mode="json")})
 

@@ -33,6 +33,7 @@ def set_form_defaults() -> dict[str, str]:
         "video_link": "",
         "anonymous_questions": "yes",
         "questions_to_set": "yes",
+        "kept_to_set": "no",
         "ground_rules": DEFAULT_GROUND_RULES,
     }
 
@@ -43,6 +44,9 @@ def set_settings_from(values: dict[str, str]) -> SetSettings:
         video_link=values["video_link"],
         anonymous_questions=yes_no(values["anonymous_questions"], what="anonymous questions"),
         questions_to_set=yes_no(values["questions_to_set"], what="sharing questions with the set"),
+        kept_to_set=yes_no(
+            values.get("kept_to_set") or "no", what="sharing the questions a presenter kept"
+        ),
     )
 
 
@@ -136,6 +140,7 @@ def create_set(
     video_link: Text = "",
     anonymous_questions: Text = "",
     questions_to_set: Text = "",
+    kept_to_set: Text = "",
     ground_rules: Text = "",
 ) -> Response:
     values = {
@@ -143,6 +148,7 @@ def create_set(
         "video_link": video_link,
         "anonymous_questions": anonymous_questions,
         "questions_to_set": questions_to_set,
+        "kept_to_set": kept_to_set,
         "ground_rules": ground_rules,
     }
     try:

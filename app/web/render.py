@@ -16,9 +16,13 @@ from typing import Any, Literal
 import jinja2
 from markupsafe import Markup
 
+from app.domain import commands as c
+from app.domain.airtime import shares
+from app.domain.coaching import coach
 from app.domain.model import (
     ROUND_KINDS,
     STAGE_ORDER,
+    GrowStage,
     MeetingState,
     MeetingStatus,
     Phase,
@@ -30,6 +34,7 @@ from app.domain.model import (
     Stage,
     Timer,
 )
+from app.domain.questions import GROW_LABELS
 from app.domain.views import summary, view
 from app.web.csrf import TEMPLATE_GLOBALS
 
@@ -40,10 +45,13 @@ REGIONS: tuple[str, ...] = (
     "room-phase",
     "room-speaker",
     "room-timer",
+    "room-coach",
+    "room-airtime",
     "room-hands",
     "room-report-back",
     "room-bids",
     "room-questions",
+    "room-notes",
     "room-commitments",
     "room-summary",
     "room-order",
@@ -295,6 +303,8 @@ class RoomRenderer:
             ReportStatus=ReportStatus,
             TIMER_CHOICES=TIMER_CHOICES,
             ADDABLE_KINDS=ADDABLE_KINDS,
+            GrowStage=GrowStage,
+            GROW_LABELS=GROW_LABELS,
         )
         self._env.globals.update(TEMPLATE_GLOBALS)  # csrf_input(), csrf_token()
         self._env.globals["ui"] = self._env.get_template("_macros.html").module
@@ -343,9 +353,14 @@ class RoomRenderer:
         """A plain page that explains a refusal (a bad link, no session, no such meeting)."""
         return self._env.get_template("notice.html").render(title=title, message=message)
 
-    def error(self, message: str) -> str:
-        """The #room-error region holding a message for the sender alone (role=alert)."""
-        return self._block("room_error", {"error": message, "fragment": True})
+    def error(self, message: str, *, code: str = "", command: c.AnyCommand | None = None) -> str:
+        """The #room-error region holding a message for the sender alone (role=alert). A
+        contribution refused as `not_a_question` comes back as a gentle prompt: the sender can
+        send it as it is, or edit it."""
+        prompt = (
+            command if code == "not_a_question" and isinstance(command, c.AskQuestion) else None
+        )
+        return self._block("room_error", {"error": message, "prompt": prompt, "fragment": True})
 
     def announcement(self, before: MeetingState | None, after: MeetingState) -> str:
         """A short sentence for screen readers when the phase, speaker, stage or timer state
@@ -410,12 +425,27 @@ class RoomRenderer:
                 else "Between turns: the next presenter will start soon."
             )
 
+        is_facilitator = me is not None and me.role is Role.FACILITATOR
+        is_controller = v.is_controller(viewer)
+        turn_questions = [q for q in v.questions if presenter and q.presenter == presenter]
+        # A member holding the controls gets the script and next step of each moment.
+        coaching = coach(v) if is_controller and not is_facilitator else None
+        coach_fields = (
+            {k: val for k, val in coaching.command.items() if k != "type"}
+            if coaching is not None and coaching.command is not None
+            else {}
+        )
         return {
             "v": v,
             "viewer": viewer,
             "me": me,
-            "is_controller": v.is_controller(viewer),
-            "is_facilitator": me is not None and me.role is Role.FACILITATOR,
+            "is_controller": is_controller,
+            "is_facilitator": is_facilitator,
+            "watching": is_facilitator and v.watching and v.delegate is not None,
+            "coaching": coaching,
+            "coach_fields": coach_fields,
+            "airtime": shares(v, now_ms) if is_facilitator and v.started_at is not None else (),
+            "grow_covered": {q.grow for q in turn_questions if q.grow is not None},
             "is_member": me is not None and me.role is Role.MEMBER,
             "name": name,
             "now_ms": now_ms,
@@ -423,6 +453,7 @@ class RoomRenderer:
             "announce": announce,
             "fragment": fragment,
             "error": "",
+            "prompt": None,
             "live": live,
             "not_started": v.status is MeetingStatus.NOT_STARTED,
             "closed": v.status is MeetingStatus.CLOSED,
@@ -441,7 +472,7 @@ class RoomRenderer:
             "next_phase": _next_pending(v),
             "next_stage_label": next_stage_label,
             "guidance": guidance,
-            "turn_questions": [q for q in v.questions if presenter and q.presenter == presenter],
+            "turn_questions": turn_questions,
             "my_bid": next((b for b in v.bids if b.member == viewer), None),
             "slotted": {s.member for s in v.slots},
             "not_presented": v.not_presented(),

@@ -57,12 +57,14 @@ def save_settings(
     video_link: Text = "",
     anonymous_questions: Text = "",
     questions_to_set: Text = "",
+    kept_to_set: Text = "",
 ) -> Response:
     values = {
         "name": name,
         "video_link": video_link,
         "anonymous_questions": anonymous_questions,
         "questions_to_set": questions_to_set,
+        "kept_to_set": kept_to_set,
     }
     try:
         programmes.update_set(services.engine, set_id=set_id, settings=set_settings_from(values))
@@ -252,6 +254,7 @@ def _admin_page(
             "video_link": current.video_link,
             "anonymous_questions": "yes" if current.anonymous_questions else "no",
             "questions_to_set": "yes" if current.questions_to_set else "no",
+            "kept_to_set": "yes" if current.kept_to_set else "no",
         },
         member_form=member_form or {"name": "", "email": "", "organisation": ""},
         facilitator_email=facilitator_email,

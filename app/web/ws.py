@@ -237,7 +237,7 @@ async def _receive_loop(
         try:
             seq = await services.rooms.handle(meeting_id, actor, command, expect_seq=expect_seq)
         except DomainError as refused:
-            _reply_error(services, conn, refused.code, refused.message, request_id)
+            _reply_error(services, conn, refused.code, refused.message, request_id, command)
             continue
         if conn.mode == "json":
             conn.send(json.dumps({"op": "ack", "id": request_id, "seq": seq}))
@@ -280,9 +280,15 @@ def _command(data: Any, request_id: Any) -> c.AnyCommand:
 
 
 def _reply_error(
-    services: Services, conn: Connection, code: str, message: str, request_id: Any
+    services: Services,
+    conn: Connection,
+    code: str,
+    message: str,
+    request_id: Any,
+    command: c.AnyCommand | None = None,
 ) -> None:
     if conn.mode == "html":
-        conn.send(services.renderer.error(message))
+        # The refused command lets the room offer to send it as it is (a gentle prompt).
+        conn.send(services.renderer.error(message, code=code, command=command))
     else:
         conn.send(json.dumps({"op": "error", "id": request_id, "code": code, "message": message}))

@@ -92,13 +92,15 @@ async def _run_meeting(
         assert fac.state.speaker == askers[0]  # type: ignore[union-attr]
         await members[askers[0]].command("ask_question", text=f"What matters most, {n}?")
         await members[askers[1]].command(
-            "ask_question", text="You should just resign", anonymous=True
+            "ask_question", text="You should just resign", anonymous=True, confirmed=True
         )
         if n == 1 and during_turn_two is not None:
             await during_turn_two  # type: ignore[misc]
         questions = [q for q in fac.state.questions if q.presenter == presenter]  # type: ignore[union-attr]
         await fac.command("flag_advice", question_id=questions[1].id)
         await members[presenter].command("star_question", question_id=questions[0].id)
+        await members[askers[0]].command("tag_question", question_id=questions[0].id, grow="goal")
+        await members[presenter].command("save_note", text=f"A note of my own, turn {n}")
         await fac.command("next_stage")
         await fac.command("next_stage")
         assert fac.state.stage is Stage.COMMITMENT  # type: ignore[union-attr]
@@ -170,8 +172,9 @@ def test_a_whole_meeting_with_nine_clients(server: Server, seeded: SeededSet, db
         assert truth.status is MeetingStatus.CLOSED
         for client in everyone:
             assert client.state == view(truth, client.you["id"])
-        # What differs between members is only whose anonymous question is whose.
-        shared = {c.state.model_dump_json(exclude={"questions"}) for c in everyone}  # type: ignore[union-attr]
+        # What differs between members is only whose anonymous question is whose, and whose
+        # private notes are whose.
+        shared = {c.state.model_dump_json(exclude={"questions", "notes"}) for c in everyone}  # type: ignore[union-attr]
         assert len(shared) == 1
 
         for client in everyone:

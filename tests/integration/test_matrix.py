@@ -216,6 +216,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "raise_hand": {},
     "lower_hand": {},
     "ask_question": {"text": "Why?"},
+    "tag_question": {"question_id": "q1", "grow": "goal"},
+    "save_note": {"text": "A note"},
     "place_bid": {"minutes": 10, "title": "An issue"},
     "withdraw_bid": {},
     "report_back": {"commitment_id": "c1", "status": "done"},

@@ -394,8 +394,10 @@ async def _meeting_with_markers(server: Server, s: SeededSet) -> None:
     for presenter in presenters:
         await fac.command("next_stage")  # questions
         asker = next(m for m in ids if m != presenter)
-        await members[asker].command("ask_question", text=_marker("question"))
-        await members[asker].command("ask_question", text=_marker("anon_question"), anonymous=True)
+        await members[asker].command("ask_question", text=_marker("question"), confirmed=True)
+        await members[asker].command(
+            "ask_question", text=_marker("anon_question"), anonymous=True, confirmed=True
+        )
         await fac.command("next_stage")
         await fac.command("next_stage")  # commitment
         await members[presenter].command(

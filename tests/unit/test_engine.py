@@ -15,6 +15,7 @@ from app.domain.engine import MAX_COMMITMENTS_EACH, MAX_PHASES, replay
 from app.domain.errors import DomainError
 from app.domain.model import (
     Actor,
+    GrowStage,
     MeetingInfo,
     MeetingState,
     MeetingStatus,
@@ -56,7 +57,9 @@ POSITIONS: tuple[str, ...] = (
     "closed",
 )
 LIVE = POSITIONS[1:-1]
-ERROR_CODES = frozenset({"forbidden", "not_now", "invalid", "not_found", "moved_on", "closed"})
+ERROR_CODES = frozenset(
+    {"forbidden", "not_now", "invalid", "not_found", "moved_on", "closed", "not_a_question"}
+)
 
 
 def new_meeting(*, members: int = 6, settings: Settings | None = None) -> Log:
@@ -461,6 +464,59 @@ CASES: dict[str, list[Case]] = {
             "the presenter asks",
             lambda g: (c.AskQuestion(text="Why me?"), "m3", None),
             expect("not_now"),
+        ),
+        Case(
+            "m5 gives advice",
+            lambda g: (c.AskQuestion(text="You should talk to HR"), "m5", None),
+            only("not_a_question", ("questions",)),
+        ),
+        Case(
+            "m5 sends advice as it is",
+            lambda g: (c.AskQuestion(text="You should talk to HR", confirmed=True), "m5", None),
+            only("question_asked", ("questions",)),
+        ),
+    ],
+    "tag_question": [
+        Case(
+            "the asker tags their own",
+            lambda g: (
+                c.TagQuestion(question_id=question_id(g), grow=GrowStage.REALITY),
+                "m5",
+                None,
+            ),
+            expect("not_found", **dict.fromkeys(FROM_QUESTIONS, "question_tagged")),
+        ),
+        Case(
+            "another member tags it",
+            lambda g: (c.TagQuestion(question_id=question_id(g), grow=GrowStage.GOAL), "m4", None),
+            expect("not_found", **dict.fromkeys(FROM_QUESTIONS, "forbidden")),
+        ),
+        Case(
+            "the facilitator tags it",
+            lambda g: (c.TagQuestion(question_id=question_id(g), grow=GrowStage.WILL), "f", None),
+            expect("not_found", **dict.fromkeys(FROM_QUESTIONS, "question_tagged")),
+        ),
+    ],
+    "save_note": [
+        Case(
+            "the presenter notes",
+            lambda g: (c.SaveNote(text="Nobody asked about the budget"), "m3", None),
+            only("note_saved", TURNS),
+        ),
+        Case(
+            "another member notes",
+            lambda g: (c.SaveNote(text="A note"), "m5", None),
+            expect("not_now", **dict.fromkeys(TURNS, "forbidden")),
+        ),
+        Case(
+            "the facilitator notes",
+            lambda g: (c.SaveNote(text="A note"), "f", None),
+            expect("not_now", **dict.fromkeys(TURNS, "forbidden")),
+        ),
+        Case(
+            "someone edits a note that is not theirs",
+            lambda g: (c.SaveNote(note_id="n1", text="Edited"), "m5", None),
+            expect("not_found"),
         ),
     ],
     "star_question": [
@@ -1113,7 +1169,7 @@ def test_anonymous_questions_refused_when_the_set_disallows_them() -> None:
     log.do(c.NextPhase(), "f")
     log.do(c.NextStage(), "f")
     assert code_of(log, c.AskQuestion(text="Psst", anonymous=True), "m2") == "invalid"
-    log.do(c.AskQuestion(text="Out loud"), "m2")
+    log.do(c.AskQuestion(text="Out loud", confirmed=True), "m2")
 
 
 def test_only_the_presenter_stars() -> None:

@@ -11,11 +11,13 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from app.domain import commands as c
 from app.domain import events as e
+from app.domain.airtime import airtime_at, counting
 from app.domain.engine import MAX_COMMITMENTS_EACH, apply, decide, replay
 from app.domain.errors import DomainError
 from app.domain.model import (
     STAGE_ORDER,
     Actor,
+    GrowStage,
     MeetingState,
     MeetingStatus,
     Participant,
@@ -29,7 +31,9 @@ from app.domain.model import (
 from app.domain.views import redact, summary, view
 from tests.factories import Log, opened, prior_commitment, roster, stamp
 
-ERROR_CODES = frozenset({"forbidden", "not_now", "invalid", "not_found", "moved_on", "closed"})
+ERROR_CODES = frozenset(
+    {"forbidden", "not_now", "invalid", "not_found", "moved_on", "closed", "not_a_question"}
+)
 PHASE_MOVES = frozenset({"phase_entered", "phases_changed", "stage_changed"})
 STRANGER = "zz"
 
@@ -121,12 +125,24 @@ BUILDERS: dict[str, Builder] = {
     "flag_advice": lambda d, s: c.FlagAdvice(
         question_id=_question_id(d, s), flagged=d.draw(st.booleans())
     ),
-    "hand_over": lambda d, s: c.HandOver(member=_member(d, s)),
+    "hand_over": lambda d, s: c.HandOver(member=_member(d, s), watch=d.draw(st.booleans())),
     "take_back": lambda d, s: c.TakeBack(),
     "close_meeting": lambda d, s: c.CloseMeeting(),
     "raise_hand": lambda d, s: c.RaiseHand(),
     "lower_hand": lambda d, s: c.LowerHand(member=d.draw(st.none() | st.just(_person(d, s)))),
-    "ask_question": lambda d, s: c.AskQuestion(text=d.draw(TEXT), anonymous=d.draw(st.booleans())),
+    "ask_question": lambda d, s: c.AskQuestion(
+        text=d.draw(TEXT),
+        anonymous=d.draw(st.booleans()),
+        grow=d.draw(st.none() | st.sampled_from(GrowStage)),
+        confirmed=d.draw(st.booleans()),
+    ),
+    "tag_question": lambda d, s: c.TagQuestion(
+        question_id=_question_id(d, s), grow=d.draw(st.none() | st.sampled_from(GrowStage))
+    ),
+    "save_note": lambda d, s: c.SaveNote(
+        note_id=d.draw(st.none() | st.sampled_from([n.id for n in s.notes] + ["n0"])),
+        text=d.draw(TEXT),
+    ),
     "star_question": lambda d, s: c.StarQuestion(
         question_id=_question_id(d, s), starred=d.draw(st.booleans())
     ),
@@ -418,6 +434,27 @@ class Meeting(RuleBasedStateMachine):
             assert sum(1 for x in s.commitments if x.owner == owner) <= MAX_COMMITMENTS_EACH
         for q in s.questions:
             assert q.author is not None and q.text is not None and q.author != q.presenter
+
+    @invariant()
+    def notes_are_their_owners_alone(self) -> None:
+        s = self.log.state
+        assert len({n.id for n in s.notes}) == len(s.notes)
+        for viewer in [*(p.id for p in s.roster), None, STRANGER]:
+            assert all(n.owner == viewer for n in view(s, viewer).notes)
+
+    @invariant()
+    def airtime_adds_up(self) -> None:
+        """Nobody's airtime is negative, and all of it fits in the time since the start; the
+        count runs only while someone speaks in a live meeting."""
+        s = self.log.state
+        assert all(ms >= 0 for ms in s.airtime.values())
+        assert set(s.airtime) <= {p.id for p in s.roster}
+        if s.started_at is None:
+            assert not s.airtime and s.airtime_since is None
+        else:
+            end = s.closed_at if s.closed_at is not None else self.log.now
+            assert sum(airtime_at(s, end).values()) <= end - s.started_at
+        assert (s.airtime_since is not None) == counting(s)
 
     @invariant()
     def the_log_replays_to_the_state(self) -> None:

@@ -112,7 +112,8 @@ def submitted(form: list[tuple[str, dict[str, str | None]]]) -> dict[str, Any]:
         if kind in ("checkbox", "radio") and unchosen:
             continue
         if tag == "textarea" or (tag == "input" and kind == "text"):
-            value = "Something to say" if "required" in attrs else ""
+            # A question, so that a typed contribution is one the room sends without a prompt.
+            value = "What is there to say?" if "required" in attrs else ""
         if value != "":
             data[name] = value
     return data
@@ -278,7 +279,7 @@ def test_an_anonymous_author_is_never_named(renderer: RoomRenderer) -> None:
 
 def test_text_is_escaped(renderer: RoomRenderer) -> None:
     log = questions_stage()
-    log.do({"type": "ask_question", "text": "<script>alert(1)</script>"}, "m2")
+    log.do({"type": "ask_question", "text": "<script>alert(1)</script>", "confirmed": True}, "m2")
     html = renderer.regions(log.state, "m1", now_ms=log.now)
     assert "<script>" not in html
     assert "&lt;script&gt;" in html
