@@ -2,7 +2,8 @@
 
 Export gives everything the person said or that is recorded about them, in the sets named: who
 they are, their memberships, attendance, the questions they asked, the issues they bid with,
-their commitments with their report-backs and updates, their feedback and their learning log.
+their private notes on their own turns, their commitments with their report-backs and updates,
+their feedback and their learning log.
 Nothing anyone else said is in it (not even questions put to them as presenter).
 
 Erasure anonymises the person everywhere and leaves everyone else's records as they were:
@@ -148,6 +149,7 @@ def export(engine: Engine, *, person_id: str, set_ids: Collection[str], now: int
             .order_by(col(LearningLogEntry.created_at))
         ).all()
         bids = _bids(session, person_id, meetings)
+        notes = _notes(session, person_id, meetings)
     return {
         "format": FORMAT,
         "exported_at": _iso(now),
@@ -187,6 +189,7 @@ def export(engine: Engine, *, person_id: str, set_ids: Collection[str], now: int
             for q in questions
         ],
         "issues_bid": [{**where(meeting_id), "title": title} for meeting_id, title in bids],
+        "presenter_notes": [{**where(meeting_id), "text": text} for meeting_id, text in notes],
         "commitments": [
             {
                 **where(c.meeting_id),
@@ -229,19 +232,36 @@ def export(engine: Engine, *, person_id: str, set_ids: Collection[str], now: int
     }
 
 
-def _bids(session: Session, person_id: str, meetings: Collection[str]) -> list[tuple[str, str]]:
-    """The issue titles the person bid with, from the meeting logs (bids have no table)."""
+def _logged(
+    session: Session, meetings: Collection[str], event_type: str
+) -> list[tuple[str, dict[str, Any]]]:
     rows = session.exec(
         select(MeetingEvent.meeting_id, MeetingEvent.payload)
-        .where(col(MeetingEvent.meeting_id).in_(list(meetings)), MeetingEvent.type == "bid_placed")
+        .where(col(MeetingEvent.meeting_id).in_(list(meetings)), MeetingEvent.type == event_type)
         .order_by(col(MeetingEvent.meeting_id), col(MeetingEvent.seq))
     ).all()
+    return [(meeting_id, json.loads(raw)) for meeting_id, raw in rows]
+
+
+def _bids(session: Session, person_id: str, meetings: Collection[str]) -> list[tuple[str, str]]:
+    """The issue titles the person bid with, from the meeting logs (bids have no table)."""
     found = []
-    for meeting_id, raw in rows:
-        bid = json.loads(raw).get("bid", {})
+    for meeting_id, payload in _logged(session, meetings, "bid_placed"):
+        bid = payload.get("bid") or {}
         if bid.get("member") == person_id:
             found.append((meeting_id, str(bid.get("title", ""))))
     return found
+
+
+def _notes(session: Session, person_id: str, meetings: Collection[str]) -> list[tuple[str, str]]:
+    """The person's private notes on their own turns, as last saved (notes live only in the
+    meeting log, see docs/security.md)."""
+    latest: dict[tuple[str, str], str] = {}
+    for meeting_id, payload in _logged(session, meetings, "note_saved"):
+        note = payload.get("note") or {}
+        if note.get("owner") == person_id:
+            latest[(meeting_id, str(note.get("id")))] = str(note.get("text", ""))
+    return [(meeting_id, text) for (meeting_id, _), text in latest.items()]
 
 
 def erase(

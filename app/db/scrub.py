@@ -5,7 +5,7 @@ The log is never changed in normal operation. Two things may rewrite it, both ou
 meeting, both in one transaction with the tables they go with:
 
 - erasing a person (app.db.member_data): their name in every roster, and the text of their
-  questions, bids, slots, commitments and report-backs;
+  questions, bids, slots, private notes, commitments and report-backs;
 - the retention purge (app.db.retention): everyone's text in a meeting closed long enough ago.
 
 Only text is replaced: every id, sequence number, time, status, count and the shape of every
@@ -104,6 +104,10 @@ def redact_payload(payload: dict[str, Any], r: Redaction) -> bool:
             c = payload.get("commitment")
             if isinstance(c, dict) and r.mine(c.get("owner")):
                 changed |= _blank(c, ("what", "by_when", "how_know", "support"), r.marker)
+        case "note_saved":
+            note = payload.get("note")
+            if isinstance(note, dict) and r.mine(note.get("owner")):
+                changed |= _blank(note, ("text",), r.marker)
         case "commitment_reported":
             if r.person is None or payload.get("commitment_id") in r.commitment_ids:
                 changed |= _blank(payload, ("learned", "next_step"), r.marker)

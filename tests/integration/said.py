@@ -26,6 +26,7 @@ M1_SAID = (
     "zebra m1 how I know",
     "zebra m1 support",
     "zebra m1 question",
+    "zebra m1 note",
     "zebra m1 feedback",
     "zebra m1 log entry",
     "zebra m1 update",
@@ -38,6 +39,7 @@ OTHERS_SAID = (
     "okapi m3 question",
     "okapi m2 commitment",
     "okapi m3 for m2",
+    "okapi m2 note",
     "okapi m2 feedback",
     "okapi m2 log entry",
 )
@@ -95,8 +97,11 @@ async def _meeting(server: Server, seeded: SeededSet) -> None:
         await fac.command("allot", member=m2)
         await fac.command("next_phase")  # presenter turns: m1 first
         await fac.command("next_stage")  # questions
-        await people[m2].command("ask_question", text="okapi m2 question")
-        await people[m3].command("ask_question", text="okapi m3 question", anonymous=True)
+        await people[m2].command("ask_question", text="okapi m2 question", confirmed=True)
+        await people[m3].command(
+            "ask_question", text="okapi m3 question", anonymous=True, confirmed=True
+        )
+        await people[m1].command("save_note", text="zebra m1 note")
         await fac.command("next_stage")
         await fac.command("next_stage")  # commitment
         await people[m1].command(
@@ -108,8 +113,11 @@ async def _meeting(server: Server, seeded: SeededSet) -> None:
         )
         await fac.command("next_stage")  # m2's turn
         await fac.command("next_stage")
-        await people[m1].command("ask_question", text="zebra m1 question", anonymous=True)
-        await people[m3].command("ask_question", text="okapi m3 for m2")
+        await people[m1].command(
+            "ask_question", text="zebra m1 question", anonymous=True, confirmed=True
+        )
+        await people[m3].command("ask_question", text="okapi m3 for m2", confirmed=True)
+        await people[m2].command("save_note", text="okapi m2 note")
         await fac.command("next_stage")
         await fac.command("next_stage")
         await people[m2].command("save_commitment", what="okapi m2 commitment")

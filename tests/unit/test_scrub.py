@@ -23,6 +23,7 @@ SAID = {
     ("slots_set", "slots.title"),
     ("bid_placed", "bid.title"),
     ("question_asked", "question.text"),
+    ("note_saved", "note.text"),
     ("commitment_saved", "commitment.what"),
     ("commitment_saved", "commitment.by_when"),
     ("commitment_saved", "commitment.how_know"),
