@@ -196,6 +196,9 @@ def test_what_people_type_renders_inert_everywhere(
     button(fac.locator("#room-hands"), re.compile(r"^Call on Bob ")).click()
     m2.get_by_label("Your question").fill(QUESTION)
     button(m2, "Ask").click()
+    # The payload does not read as a question: the gentle prompt quotes it back, inert too.
+    shows_as_typed(m2, QUESTION, where=".ask-prompt__text")
+    button(m2, "Send as it is").click()
     for page in everyone:
         shows_as_typed(page, QUESTION, where="#room-questions")
     button(fac, "Next stage: Reflection").click()
