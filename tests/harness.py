@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -290,6 +291,16 @@ def session_cookie(server: Server, token: str) -> str:
     return response.cookies["setroom_session"]
 
 
+def backoff_delays(*, base: float = 0.25, cap: float = 2.0) -> Iterator[float]:
+    """Seconds to wait before each attempt to reconnect: doubling from `base`, capped at `cap`,
+    each drawn at random from its upper half so that a room's clients do not come back in step
+    (docs/protocol.md, "Reconnecting"; app/static/room.js does the same)."""
+    attempt = 0
+    while True:
+        yield min(cap, base * 2**attempt) * random.uniform(0.5, 1.0)
+        attempt += 1
+
+
 class CommandRefused(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
@@ -341,6 +352,34 @@ class RoomClient:
     async def reconnect(self) -> RoomClient:
         """Come back after a drop, naming the last sequence seen, as the protocol asks."""
         return await self.connect(since=self.seq)
+
+    async def reconnect_with_backoff(self, *, give_up_after: float = 60) -> RoomClient:
+        """Come back after the connection was lost, as docs/protocol.md asks of a client: wait,
+        try, and wait longer after each failure (`backoff_delays`), naming the last sequence."""
+        give_up_at = time.monotonic() + give_up_after
+        for delay in backoff_delays():
+            await asyncio.sleep(delay)
+            try:
+                return await self.reconnect()
+            except (OSError, TimeoutError, websockets.WebSocketException):
+                if time.monotonic() > give_up_at:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def wait_closed(self) -> int | None:
+        """Until this client's socket closes, by the server or cut; its close code (1006 when
+        the connection was cut without a closing handshake)."""
+        assert self._reader is not None and self._ws is not None
+        await asyncio.wait({self._reader})
+        if not self._reader.cancelled():
+            self._reader.exception()  # a closed connection is what we wait for, not a failure
+        self._raise_failure()
+        code: int | None = self._ws.close_code
+        return code
+
+    @property
+    def close_reason(self) -> str | None:
+        return None if self._ws is None else self._ws.close_reason
 
     async def close(self) -> None:
         if self._ws is not None:
