@@ -152,7 +152,8 @@ def _is_disconnect(error: Exception) -> bool:
 
 
 def _parse_since(raw: str | None) -> int | None:
-    if raw is None or not raw.isdigit() or len(raw) > 12:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if raw is None or not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         return None  # a malformed sequence falls back to a full snapshot
     return int(raw)
 
