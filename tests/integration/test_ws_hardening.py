@@ -8,6 +8,7 @@ import asyncio
 import base64
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import websockets
 
 from app.domain.model import MeetingState, MeetingStatus
 from tests.harness import CommandRefused, RoomClient, SeededSet, Server, session_cookie
+from tests.integration.test_redis import RedisServer
 
 PUBLIC = "https://rooms.example.org"
 PARTNER = "https://partner.example.net"
@@ -252,3 +254,38 @@ def test_a_person_holds_at_most_four_sockets_the_oldest_goes(
             await client.close()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.redis
+def test_the_socket_limit_holds_across_workers(
+    db_url: str, seeded: SeededSet, tmp_path: Path
+) -> None:
+    """Four sockets on one worker and a fifth on another: the first worker closes the oldest,
+    having read the fifth join from the log like everyone else."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (make system-deps installs it)")
+    member = seeded.members[7]
+    redis_server = RedisServer(tmp_path).start()
+    env = {"SETROOM_BROKER_URL": redis_server.url}
+    a, b = (Server(db_url, env=env, log_path=tmp_path / f"worker-{n}.log") for n in "ab")
+    try:
+        a.start()
+        b.start()
+
+        async def scenario() -> None:
+            fac = await _client(a, seeded, seeded.facilitator).connect()
+            on_a = [await _client(a, seeded, member).connect() for _ in range(4)]
+            await fac.wait_for(lambda s: len(_theirs(s, member)) == 4)
+            on_b = await _client(b, seeded, member).connect()
+            assert await on_a[0].wait_closed() == 4001
+            await fac.wait_for(lambda s: len(_theirs(s, member)) == 4)
+            await on_b.wait_for(lambda s: s.seq == fac.seq)
+            assert len(_theirs(on_b.state, member)) == 4  # type: ignore[arg-type]
+            for client in [*on_a[1:], on_b, fac]:
+                await client.close()
+
+        asyncio.run(scenario())
+    finally:
+        b.stop()
+        a.stop()
+        redis_server.stop()
