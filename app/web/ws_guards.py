@@ -39,14 +39,17 @@ AllowedOrigin = Annotated[None, Depends(check_origin)]
 def origin_allowed(origin: str, host: str | None, settings: Settings) -> bool:
     """`origin` is public_url's, one of settings.ws_allowed_origins, or names the host the
     request was sent to (the server's own pages, whatever address they were reached at)."""
-    origin = origin.strip().lower().rstrip("/")
-    if origin in _allow_list(settings.public_url, settings.ws_allowed_origins):
+    parts = urlsplit(origin.strip().lower())
+    if not parts.scheme or not parts.netloc:
+        return False  # "null" (a sandboxed frame, a file), or garbage
+    netloc = _netloc(parts.scheme, parts.netloc)
+    allowed = _allow_list(settings.public_url, settings.ws_allowed_origins)
+    if f"{parts.scheme}://{netloc}" in allowed:
         return True
-    parts = urlsplit(origin)
     return (
         parts.scheme in ("http", "https")
         and host is not None
-        and _netloc(parts.scheme, parts.netloc) == _netloc(parts.scheme, host.strip().lower())
+        and netloc == _netloc(parts.scheme, host.strip().lower())
     )
 
 
