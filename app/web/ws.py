@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 CLOSE_NOT_FOUND = 4404
 CLOSE_GRACE_S = 5.0
 """How long a socket closed for its own messages may take to receive its closing frame."""
+TOO_FAST = "You are sending too fast: wait a moment, then try again."
+TOO_FAST_CLOSE = "Too many messages, too fast."
 
 
 class BadMessage(Exception):
@@ -199,7 +201,7 @@ async def _until_disconnect(websocket: WebSocket, services: Services, rate: Mess
         if message["type"] == "websocket.disconnect":
             return
         if _too_large(message, limit):
-            await websocket.close(code=CLOSE_TOO_BIG, reason=_too_big(limit))
+            await websocket.close(code=CLOSE_TOO_BIG, reason=_size_reason(limit))
             return
         verdict = rate.check()
         if verdict == "close":
@@ -257,7 +259,7 @@ async def _receive_loop(
         if message["type"] == "websocket.disconnect":
             return
         if _too_large(message, limit):
-            conn.stop(CLOSE_TOO_BIG, _too_big(limit))
+            conn.stop(CLOSE_TOO_BIG, _size_reason(limit))
             return
         verdict = rate.check()
         if verdict == "close":
@@ -287,11 +289,7 @@ async def _receive_loop(
             conn.send(json.dumps({"op": "ack", "id": request_id, "seq": seq}))
 
 
-TOO_FAST = "You are sending too fast: wait a moment, then try again."
-TOO_FAST_CLOSE = "Too many messages, too fast."
-
-
-def _too_big(limit: int) -> str:
+def _size_reason(limit: int) -> str:
     return f"Messages are limited to {limit // 1024} KiB."
 
 
