@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from app.db.schedule import rules_to_accept
 from app.domain import commands as c
 from app.domain.errors import DomainError, RoomMovedOn
-from app.domain.model import Actor
+from app.domain.model import Actor, Role
 from app.rooms.connection import CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, Connection, Mode
 from app.rooms.hub import Room
 from app.web.deps import Services, services_of
@@ -59,10 +59,9 @@ async def room_socket(
         return
     mode: Mode = "json" if websocket.query_params.get("mode") == "json" else "html"
     since = _parse_since(websocket.query_params.get("since"))
-    socket_id = uuid.uuid4().hex[:16]
     rate = MessageRate(
         services.hub.message_limiter,
-        socket_id,
+        uuid.uuid4().hex,
         rate=services.settings.ws_message_rate,
         strikes=services.settings.ws_throttle_strikes,
     )
@@ -79,14 +78,7 @@ async def room_socket(
                 if mode == "html":  # the browser reloads into the room
                     await websocket.send_text(services.renderer.admitted())
                     return
-            conn = Connection(
-                id=socket_id,
-                participant=person.id,
-                role=person.role,
-                mode=mode,
-                limit=services.settings.send_queue_limit,
-            )
-            await _serve(websocket, services, room, conn, since, rate)
+            await _serve(websocket, services, room, person.id, person.role, mode, since, rate)
     except LookupError:
         await websocket.close(code=CLOSE_NOT_FOUND)
     finally:
@@ -97,13 +89,21 @@ async def _serve(
     websocket: WebSocket,
     services: Services,
     room: Room,
-    conn: Connection,
+    participant: str,
+    role: Role,
+    mode: Mode,
     since: int | None,
     rate: MessageRate,
 ) -> None:
     meeting_id = room.meeting_id
-    participant = conn.participant
-    actor = Actor(participant=participant, role=conn.role)
+    conn = Connection(
+        id=uuid.uuid4().hex[:16],
+        participant=participant,
+        role=role,
+        mode=mode,
+        limit=services.settings.send_queue_limit,
+    )
+    actor = Actor(participant=participant, role=role)
     if not await _join(services, meeting_id, c.Join(connection=conn.id, participant=participant)):
         await websocket.close(code=CLOSE_TRY_AGAIN)
         return
