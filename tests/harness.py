@@ -12,15 +12,15 @@ import asyncio
 import contextlib
 import json
 import os
-import random
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from random import uniform
 from typing import Any
 
 import httpx
@@ -291,14 +291,11 @@ def session_cookie(server: Server, token: str) -> str:
     return response.cookies["setroom_session"]
 
 
-def backoff_delays(*, base: float = 0.25, cap: float = 2.0) -> Iterator[float]:
-    """Seconds to wait before each attempt to reconnect: doubling from `base`, capped at `cap`,
-    each drawn at random from its upper half so that a room's clients do not come back in step
-    (docs/protocol.md, "Reconnecting"; app/static/room.js does the same)."""
-    attempt = 0
-    while True:
-        yield min(cap, base * 2**attempt) * random.uniform(0.5, 1.0)
-        attempt += 1
+def backoff_delay(attempt: int, *, base: float = 0.25, cap: float = 2.0) -> float:
+    """Seconds to wait before reconnection attempt `attempt` (from 0): doubling from `base`,
+    capped at `cap`, drawn at random from the upper half so that a room's clients do not come
+    back in step (docs/protocol.md, "Reconnecting"; app/static/room.js does the same)."""
+    return min(cap, base * 2**attempt) * uniform(0.5, 1.0)
 
 
 class CommandRefused(Exception):
@@ -355,16 +352,17 @@ class RoomClient:
 
     async def reconnect_with_backoff(self, *, give_up_after: float = 60) -> RoomClient:
         """Come back after the connection was lost, as docs/protocol.md asks of a client: wait,
-        try, and wait longer after each failure (`backoff_delays`), naming the last sequence."""
+        try, and wait longer after each failure (`backoff_delay`), naming the last sequence."""
         give_up_at = time.monotonic() + give_up_after
-        for delay in backoff_delays():
-            await asyncio.sleep(delay)
+        attempt = 0
+        while True:
+            await asyncio.sleep(backoff_delay(attempt))
             try:
                 return await self.reconnect()
             except (OSError, TimeoutError, websockets.WebSocketException):
                 if time.monotonic() > give_up_at:
                     raise
-        raise AssertionError("unreachable")
+            attempt += 1
 
     async def wait_closed(self) -> int | None:
         """Until this client's socket closes, by the server or cut; its close code (1006 when
