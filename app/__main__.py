@@ -53,6 +53,8 @@ def main() -> None:
         workers=args.workers,
         ws_max_size=64 * 1024,
         ws_per_message_deflate=False,
+        ws_ping_interval=settings.ws_ping_interval,  # reaps sockets whose peer has gone
+        ws_ping_timeout=settings.ws_ping_timeout,
         proxy_headers=True,
         log_config=logs.config(args.log_level.upper()),
         log_level=args.log_level,

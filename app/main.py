@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             clock=now_ms,
             replay_buffer=settings.replay_buffer,
             metrics=metrics,
+            max_sockets_per_person=settings.ws_max_sockets_per_person,
         )
         metrics.watch(
             connections=hub.connection_count,

@@ -54,3 +54,17 @@ class Settings(BaseSettings):
     (app.db.retention); None: until someone runs the purge with --days."""
     login_limit: str = "5/minute"
     """Sign-in attempts allowed per address and per client (the `limits` library's notation)."""
+    ws_allowed_origins: str = ""
+    """Origins (comma-separated, e.g. `https://rooms.example.org`) allowed to open the room's
+    socket besides public_url's and the server's own host (docs/protocol.md, Origin)."""
+    ws_message_rate: str = "120/10 seconds"
+    """Messages one socket may send in a moving window (the `limits` library's notation, several
+    separated by ';'); past it each message is refused with `too_fast`."""
+    ws_throttle_strikes: int = 10
+    """Messages refused with `too_fast` one after another before the socket is closed (1008)."""
+    ws_max_sockets_per_person: int = 4
+    """Sockets one person may hold in one meeting; a further one closes their oldest (4001)."""
+    ws_ping_interval: float = 20.0
+    """`python -m app`: seconds between WebSocket protocol pings (browsers answer them)."""
+    ws_ping_timeout: float = 20.0
+    """`python -m app`: a socket that does not answer a ping within this is closed (1011)."""

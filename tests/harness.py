@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
+from random import uniform
 from typing import Any
 
 import httpx
@@ -329,6 +330,13 @@ def session_cookie(server: Server, token: str) -> str:
     return response.cookies["setroom_session"]
 
 
+def backoff_delay(attempt: int, *, base: float = 0.25, cap: float = 2.0) -> float:
+    """Seconds to wait before reconnection attempt `attempt` (from 0): doubling from `base`,
+    capped at `cap`, drawn at random from the upper half so that a room's clients do not come
+    back in step (docs/protocol.md, "Reconnecting"; app/static/room.js does the same)."""
+    return min(cap, base * 2**attempt) * uniform(0.5, 1.0)
+
+
 class CommandRefused(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
@@ -380,6 +388,35 @@ class RoomClient:
     async def reconnect(self) -> RoomClient:
         """Come back after a drop, naming the last sequence seen, as the protocol asks."""
         return await self.connect(since=self.seq)
+
+    async def reconnect_with_backoff(self, *, give_up_after: float = 60) -> RoomClient:
+        """Come back after the connection was lost, as docs/protocol.md asks of a client: wait,
+        try, and wait longer after each failure (`backoff_delay`), naming the last sequence."""
+        give_up_at = time.monotonic() + give_up_after
+        attempt = 0
+        while True:
+            await asyncio.sleep(backoff_delay(attempt))
+            try:
+                return await self.reconnect()
+            except (OSError, TimeoutError, websockets.WebSocketException):
+                if time.monotonic() > give_up_at:
+                    raise
+            attempt += 1
+
+    async def wait_closed(self) -> int | None:
+        """Until this client's socket closes, by the server or cut; its close code (1006 when
+        the connection was cut without a closing handshake)."""
+        assert self._reader is not None and self._ws is not None
+        await asyncio.wait({self._reader})
+        if not self._reader.cancelled():
+            self._reader.exception()  # a closed connection is what we wait for, not a failure
+        self._raise_failure()
+        code: int | None = self._ws.close_code
+        return code
+
+    @property
+    def close_reason(self) -> str | None:
+        return None if self._ws is None else self._ws.close_reason
 
     async def close(self) -> None:
         if self._ws is not None:

@@ -12,6 +12,13 @@ from app.domain.model import Role
 Mode = Literal["json", "html"]
 CLOSE_TOO_SLOW = 1013
 """Sent when a client falls so far behind that its queue overflows; it resyncs on reconnect."""
+CLOSE_POLICY = 1008
+"""The socket may not stay: its person may no longer be in the room, or it would not slow down."""
+CLOSE_TOO_BIG = 1009
+"""A message over the size limit (settings.max_message_bytes)."""
+CLOSE_REPLACED = 4001
+"""Its person opened more sockets in this meeting than they may hold; this, the oldest, went.
+Clients do not reconnect on it (they would only push another of the person's sockets out)."""
 
 
 class SendQueue:
@@ -66,6 +73,7 @@ class Connection:
     queue: SendQueue = field(init=False)
     dropped: bool = False
     close_code: int | None = None
+    close_reason: str = ""
 
     def __post_init__(self) -> None:
         self.queue = SendQueue(self.limit)
@@ -81,14 +89,19 @@ class Connection:
             self.dropped = True
             self._stop_now()
 
-    def close(self, code: int | None = None) -> None:
+    def close(self, code: int | None = None, reason: str = "") -> None:
         """Ask the sender to stop after what is queued, closing the socket with `code`."""
         if code is not None:
-            self.close_code = code
+            self.close_code, self.close_reason = code, reason
         try:
             self.queue.put_nowait(None)
         except asyncio.QueueFull:
             self._stop_now()
+
+    def stop(self, code: int, reason: str = "") -> None:
+        """Close the socket with `code` now, dropping whatever is still queued for it."""
+        self.close_code, self.close_reason = code, reason
+        self._stop_now()
 
     def _stop_now(self) -> None:
         while not self.queue.empty():

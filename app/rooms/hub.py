@@ -17,6 +17,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Engine
 
 from app.db import eventlog
@@ -27,12 +29,9 @@ from app.domain.model import MeetingState
 from app.domain.views import PER_VIEWER, redact_stamped, view
 from app.metrics import Metrics
 from app.rooms.broker import Broker
-from app.rooms.connection import Connection
+from app.rooms.connection import CLOSE_POLICY, CLOSE_REPLACED, Connection
 
 log = logging.getLogger(__name__)
-
-CLOSE_POLICY = 1008
-"""Closing code for a socket whose person may no longer be in the room."""
 
 Clock = Callable[[], int]
 OnDeadline = Callable[[str, int], Awaitable[None]]
@@ -81,6 +80,7 @@ class Hub:
         clock: Clock,
         replay_buffer: int = 500,
         metrics: Metrics | None = None,
+        max_sockets_per_person: int = 4,
     ) -> None:
         self._engine = engine
         self._broker = broker
@@ -91,6 +91,10 @@ class Hub:
         self._loading: dict[str, asyncio.Future[Room]] = {}
         self.on_deadline: OnDeadline | None = None
         self._metrics = metrics or Metrics()
+        self._max_sockets = max_sockets_per_person
+        self.message_limiter = MovingWindowRateLimiter(MemoryStorage())
+        """What each socket of this worker has sent lately, keyed by connection id: a moving
+        window in memory (a Redis round trip per message would cost more than the message)."""
 
     @property
     def rooms(self) -> dict[str, Room]:
@@ -198,9 +202,11 @@ class Hub:
             }
         )
 
-    def detach(self, room: Room, conn: Connection, *, code: int | None = None) -> None:
+    def detach(
+        self, room: Room, conn: Connection, *, code: int | None = None, reason: str = ""
+    ) -> None:
         room.connections.pop(conn.id, None)
-        conn.close(code)
+        conn.close(code, reason)
 
     async def _release(self, room: Room) -> None:
         """Forget a room nobody here holds; it reloads from the log when needed."""
@@ -268,16 +274,34 @@ class Hub:
 
     def _enforce_access(self, room: Room, fresh: list[e.Stamped]) -> None:
         """Close the sockets of people who may no longer be here (a revoked link, removed from
-        the set), and let in those waiting in the lobby who now may."""
+        the set), and let in those waiting in the lobby who now may. A person over their
+        number of sockets loses the oldest ones, whichever worker holds them: every worker
+        reads the same joins in the same order from the log."""
         revoked = {s.event.participant for s in fresh if isinstance(s.event, e.AccessRevoked)}
         active = {p.id for p in room.state.roster if p.active}
         for conn in list(room.connections.values()):
             if conn.participant in revoked or conn.participant not in active:
                 self.detach(room, conn, code=CLOSE_POLICY)
+        joined = {s.event.participant for s in fresh if isinstance(s.event, e.MemberJoined)}
+        if joined and self._max_sockets > 0:
+            self._keep_newest_sockets(room, joined)
         for participant, waiters in room.lobby.items():
             if room.state.may_enter(participant):
                 for admitted in waiters:
                     admitted.set()
+
+    def _keep_newest_sockets(self, room: Room, people: set[str]) -> None:
+        for person in people:
+            theirs = [cid for cid, p in room.state.connections.items() if p == person]
+            for cid in theirs[: max(0, len(theirs) - self._max_sockets)]:
+                conn = room.connections.get(cid)
+                if conn is not None:
+                    self.detach(
+                        room,
+                        conn,
+                        code=CLOSE_REPLACED,
+                        reason=f"Opened in another window: at most {self._max_sockets} at once.",
+                    )
 
     @staticmethod
     def _kept(stamped: e.Stamped) -> Kept:

@@ -2,7 +2,10 @@
  *
  * - The countdown: #room-timer carries the deadline; we count down locally every 250 ms,
  *   corrected by the server clock offset read from #room-clock whenever the server sends it.
- * - The connection indicator in #room-status (htmx:wsOpen / wsClose / wsError).
+ * - The connection indicator in #room-status (htmx:wsOpen / wsClose / wsError), and a banner
+ *   (#room-connection, a live region) while the socket is lost or closed.
+ * - How soon htmx's ws extension tries again after losing the socket: capped, jittered
+ *   exponential backoff (docs/protocol.md, "Reconnecting").
  * - Comforts around the ws extension's out-of-band swaps: keep keyboard focus and open
  *   <details> across a swap, reset "new item" forms once sent, clear the last error.
  *
@@ -14,6 +17,9 @@
   var TICK_MS = 250;
   var WARN_MS = 60000;
   var RECONNECTING = [1006, 1011, 1012, 1013]; // the codes htmx's ws extension retries on
+  var CLOSE_REPLACED = 4001; // this person opened the room in too many windows; this one went
+  var RETRY_BASE_MS = 250;
+  var RETRY_CAP_MS = 2000;
 
   var offset = 0; // server clock minus this clock, in ms
   var lastLeft = null; // ms left at the previous tick of the current deadline
@@ -95,9 +101,57 @@
     if (fill) fill.style.setProperty("--left", duration > 0 ? String(Math.min(1, left / duration)) : "0");
   }
 
+  /* Reconnecting: the nth retry waits 250 ms x 2^n, at most 2 s, drawn from the upper half of
+     that at random, so that a room whose server restarted does not come back all at once, and
+     each page is back within 2 s of the server. */
+
+  function reconnectDelay(retry) {
+    var ceiling = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * Math.pow(2, retry));
+    return ceiling * (0.5 + Math.random() / 2);
+  }
+
+  if (window.htmx) window.htmx.config.wsReconnectDelay = reconnectDelay;
+
   /* Connection indicator */
 
   var CONN_TEXT = { connecting: "Connecting…", open: "Connected", lost: "Reconnecting…", closed: "Disconnected: reload to rejoin" };
+  var BANNER_TEXT = {
+    lost: "Connection lost. Reconnecting…",
+    closed: "Disconnected. Reload the page to rejoin.",
+    replaced: "This room is open in other windows, so this one stopped. Reload the page to use it here."
+  };
+  var closedBy = null; // the close code that ended the connection for good
+
+  /* The banner is made once, outside the regions the server swaps, and stays in the page while
+     empty: a live region must be there before its text changes for screen readers to say it. */
+  function banner() {
+    var el = byId("room-connection");
+    if (el) return el;
+    var main = byId("room") || byId("content");
+    if (!main) return null;
+    el = document.createElement("div");
+    el.id = "room-connection";
+    el.className = "conn-banner";
+    el.setAttribute("role", "status");
+    el.setAttribute("aria-live", "polite");
+    main.insertBefore(el, byId("room-error") || main.firstChild);
+    return el;
+  }
+
+  function showBanner() {
+    var el = banner();
+    if (!el) return;
+    var key = conn === "lost" ? "lost" : conn === "closed" ? (closedBy === CLOSE_REPLACED ? "replaced" : "closed") : null;
+    var text = key ? BANNER_TEXT[key] : "";
+    var shown = el.firstChild ? el.firstChild.textContent : "";
+    if (text === shown) return;
+    el.textContent = "";
+    if (!text) return;
+    var p = document.createElement("p");
+    p.className = "alert";
+    p.textContent = text;
+    el.appendChild(p);
+  }
 
   function showConn() {
     var els = document.querySelectorAll(".conn");
@@ -112,9 +166,8 @@
     var was = conn;
     conn = state;
     showConn();
+    showBanner(); // says "lost" and "closed" itself, being a live region
     if (state === "open" && (was === "lost" || was === "closed")) announce("Reconnected");
-    if (state === "lost" && was === "open") announce("Connection lost. Reconnecting…");
-    if (state === "closed" && was !== "closed") announce("Disconnected. Reload the page to rejoin.");
   }
 
   /* Focus and <details> across swaps */
@@ -221,7 +274,9 @@
   });
   document.addEventListener("htmx:wsClose", function (evt) {
     var code = evt.detail && evt.detail.event ? evt.detail.event.code : 1006;
-    setConn(RECONNECTING.indexOf(code) >= 0 ? "lost" : "closed");
+    var again = RECONNECTING.indexOf(code) >= 0;
+    closedBy = again ? null : code;
+    setConn(again ? "lost" : "closed");
   });
   document.addEventListener("htmx:wsError", function () {
     if (conn === "open") setConn("lost");
@@ -265,6 +320,7 @@
   });
 
   function start() {
+    banner();
     readOffset();
     showCurrentPhase();
     tick();

@@ -9,6 +9,7 @@ import json
 import logging
 import random
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -18,10 +19,11 @@ from app.db.schedule import rules_to_accept
 from app.domain import commands as c
 from app.domain.errors import DomainError, RoomMovedOn
 from app.domain.model import Actor, Role
-from app.rooms.connection import CLOSE_TOO_SLOW, Connection, Mode
+from app.rooms.connection import CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, Connection, Mode
 from app.rooms.hub import Room
 from app.web.deps import Services, services_of
-from app.web.guard import CLOSE_POLICY, SetParticipant
+from app.web.guard import SetParticipant
+from app.web.ws_guards import AllowedOrigin, MessageRate
 
 router = APIRouter()
 JOIN_ATTEMPTS = 10
@@ -29,6 +31,10 @@ CLOSE_TRY_AGAIN = 1013
 log = logging.getLogger(__name__)
 
 CLOSE_NOT_FOUND = 4404
+CLOSE_GRACE_S = 5.0
+"""How long a socket closed for its own messages may take to receive its closing frame."""
+TOO_FAST = "You are sending too fast: wait a moment, then try again."
+TOO_FAST_CLOSE = "Too many messages, too fast."
 
 
 class BadMessage(Exception):
@@ -39,7 +45,11 @@ class BadMessage(Exception):
 
 
 @router.websocket("/meetings/{meeting_id}/ws")
-async def room_socket(websocket: WebSocket, meeting_id: str, who: SetParticipant) -> None:
+async def room_socket(
+    websocket: WebSocket, meeting_id: str, _origin: AllowedOrigin, who: SetParticipant
+) -> None:
+    """The Origin is checked first, then the access rule (the Guard): either refuses the
+    handshake before it is accepted (HTTP 403)."""
     services = services_of(websocket.app)
     pending = await asyncio.to_thread(
         rules_to_accept, services.engine, meeting_id=meeting_id, person_id=who.person_id
@@ -49,6 +59,12 @@ async def room_socket(websocket: WebSocket, meeting_id: str, who: SetParticipant
         return
     mode: Mode = "json" if websocket.query_params.get("mode") == "json" else "html"
     since = _parse_since(websocket.query_params.get("since"))
+    rate = MessageRate(
+        services.hub.message_limiter,
+        uuid.uuid4().hex,
+        rate=services.settings.ws_message_rate,
+        strikes=services.settings.ws_throttle_strikes,
+    )
     try:
         async with services.hub.hold(meeting_id) as room:
             person = room.state.person(who.person_id)
@@ -57,14 +73,16 @@ async def room_socket(websocket: WebSocket, meeting_id: str, who: SetParticipant
                 return
             await websocket.accept()
             if not room.state.may_enter(person.id):
-                if not await _wait_in_lobby(websocket, services, room, person.id):
+                if not await _wait_in_lobby(websocket, services, room, person.id, rate):
                     return
                 if mode == "html":  # the browser reloads into the room
                     await websocket.send_text(services.renderer.admitted())
                     return
-            await _serve(websocket, services, room, person.id, person.role, mode, since)
+            await _serve(websocket, services, room, person.id, person.role, mode, since, rate)
     except LookupError:
         await websocket.close(code=CLOSE_NOT_FOUND)
+    finally:
+        rate.forget()
 
 
 async def _serve(
@@ -75,6 +93,7 @@ async def _serve(
     role: Role,
     mode: Mode,
     since: int | None,
+    rate: MessageRate,
 ) -> None:
     meeting_id = room.meeting_id
     conn = Connection(
@@ -92,11 +111,15 @@ async def _serve(
     tasks: set[asyncio.Task[None]] = set()
     try:
         services.hub.attach(room, conn, since=since)
-        tasks = {
-            asyncio.create_task(_send_loop(websocket, conn)),
-            asyncio.create_task(_receive_loop(websocket, services, meeting_id, actor, conn)),
-        }
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        sender = asyncio.create_task(_send_loop(websocket, conn))
+        receiver = asyncio.create_task(
+            _receive_loop(websocket, services, meeting_id, actor, conn, rate)
+        )
+        tasks = {sender, receiver}
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if receiver in done and conn.close_code is not None and not sender.done():
+            # The receiver refused the socket (too big, too fast): the sender closes it.
+            await asyncio.wait({sender}, timeout=CLOSE_GRACE_S)
     finally:
         for task in tasks:
             task.cancel()
@@ -131,13 +154,14 @@ def _is_disconnect(error: Exception) -> bool:
 
 
 def _parse_since(raw: str | None) -> int | None:
-    if raw is None or not raw.isdigit() or len(raw) > 12:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if raw is None or not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         return None  # a malformed sequence falls back to a full snapshot
     return int(raw)
 
 
 async def _wait_in_lobby(
-    websocket: WebSocket, services: Services, room: Room, participant: str
+    websocket: WebSocket, services: Services, room: Room, participant: str, rate: MessageRate
 ) -> bool:
     """Hold a newcomer to a locked meeting until let in, sending nothing of the room. True when
     let in; False when they left first."""
@@ -151,7 +175,7 @@ async def _wait_in_lobby(
         await services.rooms.handle(
             room.meeting_id, Actor.system(), c.Knock(participant=participant)
         )
-    gone = asyncio.create_task(_until_disconnect(websocket, services))
+    gone = asyncio.create_task(_until_disconnect(websocket, services, rate))
     let_in = asyncio.create_task(admitted.wait())
     try:
         await asyncio.wait({gone, let_in}, return_when=asyncio.FIRST_COMPLETED)
@@ -169,20 +193,30 @@ async def _wait_in_lobby(
     return False
 
 
-async def _until_disconnect(websocket: WebSocket, services: Services) -> None:
+async def _until_disconnect(websocket: WebSocket, services: Services, rate: MessageRate) -> None:
     """Until a waiting client goes: answer its pings, and refuse anything else."""
+    limit = services.settings.max_message_bytes
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
+            return
+        if _too_large(message, limit):
+            await websocket.close(code=CLOSE_TOO_BIG, reason=_size_reason(limit))
+            return
+        verdict = rate.check()
+        if verdict == "close":
+            await websocket.close(code=CLOSE_POLICY, reason=TOO_FAST_CLOSE)
             return
         if websocket.query_params.get("mode") != "json":
             continue
         try:
             data = json.loads(message.get("text") or "")
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         request_id = data.get("id") if isinstance(data, dict) else None
-        if isinstance(data, dict) and data.get("op") == "ping":
+        if verdict == "throttle":
+            reply = {"op": "error", "id": request_id, "code": "too_fast", "message": TOO_FAST}
+        elif isinstance(data, dict) and data.get("op") == "ping":
             reply = {"op": "pong", "id": request_id, "server_now": services.clock()}
         else:
             reply = {
@@ -201,14 +235,21 @@ async def _send_loop(websocket: WebSocket, conn: Connection) -> None:
             if conn.dropped:
                 await websocket.close(code=CLOSE_TOO_SLOW)
             elif conn.close_code is not None:
-                await websocket.close(code=conn.close_code)
+                await websocket.close(code=conn.close_code, reason=conn.close_reason)
             return
         await websocket.send_text(message)
 
 
 async def _receive_loop(
-    websocket: WebSocket, services: Services, meeting_id: str, actor: Actor, conn: Connection
+    websocket: WebSocket,
+    services: Services,
+    meeting_id: str,
+    actor: Actor,
+    conn: Connection,
+    rate: MessageRate,
 ) -> None:
+    """Take the client's messages one by one. Returns when the client has gone, or after asking
+    the sender to close the socket (`conn.stop`) for a message too big or a sender too fast."""
     limit = services.settings.max_message_bytes
     while True:
         try:
@@ -217,14 +258,19 @@ async def _receive_loop(
             return
         if message["type"] == "websocket.disconnect":
             return
+        if _too_large(message, limit):
+            conn.stop(CLOSE_TOO_BIG, _size_reason(limit))
+            return
+        verdict = rate.check()
+        if verdict == "close":
+            conn.stop(CLOSE_POLICY, TOO_FAST_CLOSE)
+            return
         raw = message.get("text")
+        if verdict == "throttle":
+            _reply_error(services, conn, "too_fast", TOO_FAST, _request_id(raw, conn.mode))
+            continue
         if raw is None:
             _reply_error(services, conn, "invalid", "Send text messages of JSON.", None)
-            continue
-        if len(raw.encode()) > limit:
-            _reply_error(
-                services, conn, "too_large", f"Messages are limited to {limit // 1024} KiB.", None
-            )
             continue
         try:
             command, expect_seq, request_id = _parse(raw, conn.mode)
@@ -241,6 +287,33 @@ async def _receive_loop(
             continue
         if conn.mode == "json":
             conn.send(json.dumps({"op": "ack", "id": request_id, "seq": seq}))
+
+
+def _size_reason(limit: int) -> str:
+    return f"Messages are limited to {limit // 1024} KiB."
+
+
+def _too_large(message: Mapping[str, Any], limit: int) -> bool:
+    """Whether a received message is over `limit` bytes (text counted as UTF-8)."""
+    text = message.get("text")
+    if text is None:
+        return len(message.get("bytes") or b"") > limit
+    # Each character is one to four bytes: encode only when that leaves it in doubt.
+    if len(text) > limit or len(text) * 4 <= limit:
+        return len(text) > limit
+    return len(text.encode()) > limit
+
+
+def _request_id(raw: str | None, mode: Mode) -> Any:
+    """The id of a message that is refused unread, so that its sender can match the error."""
+    if raw is None or mode != "json":
+        return None
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    request_id = data.get("id") if isinstance(data, dict) else None
+    return request_id if isinstance(request_id, (str, int)) and len(str(request_id)) <= 64 else None
 
 
 def _parse(raw: str, mode: Mode) -> tuple[c.AnyCommand | None, int | None, Any]:
