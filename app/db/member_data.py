@@ -2,8 +2,9 @@
 
 Export gives everything the person said or that is recorded about them, in the sets named: who
 they are, their memberships, attendance, the questions they asked, the issues they bid with,
-their private notes on their own turns, their commitments with their report-backs and updates,
-their feedback and their learning log.
+their private notes on their own turns (only in their own download: a presenter's notes reach
+no one else, a lead answering a request for their data included), their commitments with
+their report-backs and updates, their feedback and their learning log.
 Nothing anyone else said is in it (not even questions put to them as presenter).
 
 Erasure anonymises the person everywhere and leaves everyone else's records as they were:
@@ -81,7 +82,14 @@ def sets_of_programme(session: Session, programme_id: str | None) -> set[str]:
     return set(session.exec(select(LearningSet.id).where(LearningSet.programme_id == programme_id)))
 
 
-def export(engine: Engine, *, person_id: str, set_ids: Collection[str], now: int) -> dict[str, Any]:
+def export(
+    engine: Engine,
+    *,
+    person_id: str,
+    set_ids: Collection[str],
+    now: int,
+    with_private_notes: bool = False,
+) -> dict[str, Any]:
     """The person's data in these sets, as a JSON-ready dict."""
     with Session(engine) as session:
         person = session.get(Person, person_id)
@@ -149,7 +157,7 @@ def export(engine: Engine, *, person_id: str, set_ids: Collection[str], now: int
             .order_by(col(LearningLogEntry.created_at))
         ).all()
         bids = _bids(session, person_id, meetings)
-        notes = _notes(session, person_id, meetings)
+        notes = _notes(session, person_id, meetings) if with_private_notes else []
     return {
         "format": FORMAT,
         "exported_at": _iso(now),

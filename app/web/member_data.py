@@ -39,7 +39,13 @@ def my_data(set_id: str, who: SetParticipant, services: ServicesDep) -> Response
     """Everything the signed-in person said or that is recorded about them, in every set."""
     with Session(services.engine) as session:
         sets = member_data.known_sets(session, who.person_id)
-    data = member_data.export(services.engine, person_id=who.person_id, set_ids=sets, now=now_ms())
+    data = member_data.export(
+        services.engine,
+        person_id=who.person_id,
+        set_ids=sets,
+        now=now_ms(),
+        with_private_notes=True,
+    )
     return _json(data, "my-setroom-data.json")
 
 

@@ -17,6 +17,8 @@ from app.db.database import make_engine
 from app.db.tables import CommitmentRecord
 from tests.harness import CSRF, RoomClient, SeededSet, Server, session_cookie, sign_in
 
+M1_NOTE = "zebra m1 note"
+"""Member 1's private note on their own turn: in their own download only."""
 M1_SAID = (
     "zebra m1 learned",
     "zebra m1 next step",
@@ -26,7 +28,7 @@ M1_SAID = (
     "zebra m1 how I know",
     "zebra m1 support",
     "zebra m1 question",
-    "zebra m1 note",
+    M1_NOTE,
     "zebra m1 feedback",
     "zebra m1 log entry",
     "zebra m1 update",
@@ -101,7 +103,7 @@ async def _meeting(server: Server, seeded: SeededSet) -> None:
         await people[m3].command(
             "ask_question", text="okapi m3 question", anonymous=True, confirmed=True
         )
-        await people[m1].command("save_note", text="zebra m1 note")
+        await people[m1].command("save_note", text=M1_NOTE)
         await fac.command("next_stage")
         await fac.command("next_stage")  # commitment
         await people[m1].command(
