@@ -49,6 +49,12 @@ PRESENTER, ASKER, OTHER, SECOND = "demo-1", "demo-2", "demo-4", "demo-3"
 NEWCOMER = "demo-8"  # has not accepted the ground rules
 LATECOMER = "demo-7"  # waits in the lobby of a locked meeting
 DAY_MS = 86_400_000
+SHOW_CURRENT_PHASE = """() => {
+    const plan = document.querySelector(".plan");
+    const now = plan && plan.querySelector("[aria-current=step]");
+    if (now) plan.scrollLeft = now.offsetLeft - plan.offsetLeft
+        - (plan.clientWidth - now.offsetWidth) / 2;
+}"""
 
 
 class Demo:
@@ -208,6 +214,8 @@ class Camera:
             suffix = "-dark" if scheme == "dark" else ""
             for width in WIDTHS:
                 page.set_viewport_size({"width": width, "height": 900})
+                # As room.js does when a page opens at this width: the plan's current step in view.
+                page.evaluate(SHOW_CURRENT_PHASE)
                 page.wait_for_timeout(150)  # layout settles after the resize
                 path = OUT / f"{name}{suffix}-{width}.png"
                 page.screenshot(path=path, full_page=True, animations="disabled", caret="hide")
@@ -236,9 +244,9 @@ def in_room(browser: Browser, demo: Demo, person: str) -> Page:
     return page
 
 
-def walk(browser: Browser, demo: Demo, emails: dict[str, str], camera: Camera) -> None:
+def walk(browser: Browser, demo: Demo, emails: dict[str, str], camera: Camera, closed: str) -> None:
+    """Every page, then this month's meeting (demo.meeting_id) through its states."""
     base = demo.server.base
-    closed = demo.meeting_id
     shoot = camera.shoot
 
     anonymous = browser.new_context().new_page()
@@ -294,10 +302,6 @@ def walk(browser: Browser, demo: Demo, emails: dict[str, str], camera: Camera) -
     shoot(newcomer, "ground-rules")
 
     # This month's meeting, live.
-    engine = make_engine(demo.db_url)
-    create_meeting(engine, set_id=DEMO_SET_ID, now=now_ms(), scheduled_at=now_ms())
-    engine.dispose()
-    demo.refresh()
     room_fac = in_room(browser, demo, FACILITATOR)
     room_presenter = in_room(browser, demo, PRESENTER)
     room_member = in_room(browser, demo, ASKER)
@@ -379,12 +383,17 @@ def main(argv: list[str]) -> int:
             demo = Demo(server, db_url)
             try:
                 first_meeting(demo)
+                closed = demo.meeting_id
+                engine = make_engine(db_url)
+                create_meeting(engine, set_id=DEMO_SET_ID, now=now_ms(), scheduled_at=now_ms())
+                engine.dispose()
+                demo.refresh()
                 with sync_playwright() as playwright:
                     browser = playwright.chromium.launch(
                         executable_path=CHROMIUM, headless=True, args=FLAGS
                     )
                     try:
-                        walk(browser, demo, emails, camera)
+                        walk(browser, demo, emails, camera, closed)
                     finally:
                         browser.close()
             finally:
