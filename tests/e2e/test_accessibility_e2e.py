@@ -151,13 +151,22 @@ class Audit:
         self.problems: list[str] = []
         self.scanned: list[str] = []
 
-    def scan(self, page: Page, label: str) -> None:
-        for scheme in SCHEMES:
-            page.emulate_media(color_scheme=scheme)
-            for line in axe_violations(page, colours_only=scheme != "light"):
-                self.problems.append(f"[{label}, {scheme}] {line}")
-            self.scanned.append(f"{label} ({scheme})")
-        page.emulate_media(color_scheme="light")
+    def scan(self, page: Page, label: str, *, widths: tuple[int, ...] = ()) -> None:
+        """Scan the page as it is, or at each of `widths` (px) in turn."""
+        viewport = page.viewport_size
+        for width in widths or (None,):
+            where = label
+            if width is not None and viewport is not None:
+                page.set_viewport_size({"width": width, "height": viewport["height"]})
+                where = f"{label}, {width} px"
+            for scheme in SCHEMES:
+                page.emulate_media(color_scheme=scheme)
+                for line in axe_violations(page, colours_only=scheme != "light"):
+                    self.problems.append(f"[{where}, {scheme}] {line}")
+                self.scanned.append(f"{where} ({scheme})")
+            page.emulate_media(color_scheme="light")
+        if viewport is not None:
+            page.set_viewport_size(viewport)
 
     def check(self) -> None:
         assert not self.problems, "axe-core found WCAG violations:\n" + "\n".join(self.problems)
@@ -228,6 +237,7 @@ def expect_announced(page: Page, pattern: str) -> None:
 @pytest.mark.timeout(300)
 def test_no_page_has_a_wcag_violation(site: Site, contexts: Callable[..., Page]) -> None:
     audit = Audit()
+    both = (PHONE["width"], LAPTOP["width"])
     base = site.server.base
     p = site.p
 
@@ -247,30 +257,30 @@ def test_no_page_has_a_wcag_violation(site: Site, contexts: Callable[..., Page])
         ("/no-such-page", "not found"),
     ):
         anonymous.goto(base + path)
-        audit.scan(anonymous, label)
+        audit.scan(anonymous, label, widths=both)
     engine = make_engine(site.db_url)
     token = accounts.issue_reset(engine, p.emails[p.facilitator], now=now_ms())
     engine.dispose()
     assert token is not None
     anonymous.goto(f"{base}/password/reset/{token}")
     expect(anonymous.get_by_label("New password", exact=False).first).to_be_visible()
-    audit.scan(anonymous, "password reset")
+    audit.scan(anonymous, "password reset", widths=both)
 
     lead = sign_in(contexts, site, p.emails[p.lead])
-    audit.scan(lead, "home (lead)")
+    audit.scan(lead, "home (lead)", widths=both)
     for path, label in (
         (f"/programmes/{p.programme_id}", "programme"),
         ("/programmes/new", "new programme"),
         (f"/programmes/{p.programme_id}/report", "programme report"),
     ):
         lead.goto(base + path)
-        audit.scan(lead, label)
+        audit.scan(lead, label, widths=both)
 
     # The member first: new links for everyone (below) replace theirs.
     member = contexts(PHONE)
     member.goto(f"{base}/j/{p.tokens['pm1']}")
     expect(member).to_have_url(re.compile(r"/meetings/[^/]+$"))
-    audit.scan(member, "room after the close (member)")
+    audit.scan(member, "room after the close (member)", widths=both)
     for path, label in (
         (f"/sets/{p.set_id}/commitments", "member commitments"),
         (f"/meetings/{p.meeting_id}/feedback", "member feedback"),
@@ -278,10 +288,10 @@ def test_no_page_has_a_wcag_violation(site: Site, contexts: Callable[..., Page])
     ):
         member.goto(base + path)
         expect(member.locator("main h1")).to_be_visible()
-        audit.scan(member, label)
+        audit.scan(member, label, widths=both)
 
     fac = sign_in(contexts, site, p.emails[p.facilitator])
-    audit.scan(fac, "home (facilitator)")
+    audit.scan(fac, "home (facilitator)", widths=both)
     for path, label in (
         (f"/sets/{p.set_id}/admin", "set admin"),
         (f"/sets/{p.set_id}/meetings", "schedule"),
@@ -292,19 +302,19 @@ def test_no_page_has_a_wcag_violation(site: Site, contexts: Callable[..., Page])
     ):
         fac.goto(base + path)
         expect(fac.locator("main h1")).to_be_visible()
-        audit.scan(fac, label)
+        audit.scan(fac, label, widths=both)
     fac.goto(f"{base}/sets/{p.set_id}/admin")
     fac.get_by_role("button", name="New links for every member").click()
     expect(fac.locator("main")).to_contain_text("/j/")
-    audit.scan(fac, "links")
+    audit.scan(fac, "links", widths=both)
 
     newcomer = contexts(PHONE)
     newcomer.goto(f"{base}/j/{site.g.tokens['gm1']}")
     expect(newcomer.get_by_role("button", name="I accept the ground rules")).to_be_visible()
-    audit.scan(newcomer, "ground rules")
+    audit.scan(newcomer, "ground rules", widths=both)
 
     audit.check()
-    assert len(audit.scanned) == 2 * 22
+    assert len(audit.scanned) == 2 * 2 * 22
 
 
 # Every state of the room
@@ -322,7 +332,9 @@ def test_no_room_state_has_a_wcag_violation(site: Site, contexts: Callable[..., 
 
     def scan_all(state: str) -> None:
         for who, page in views.items():
-            audit.scan(page, f"{state}, {who}")
+            # Facilitators run meetings from phones too: their page at both widths.
+            widths = (LAPTOP["width"], PHONE["width"]) if who == "facilitator" else ()
+            audit.scan(page, f"{state}, {who}", widths=widths)
 
     expect(fac.locator("#room-phase")).to_contain_text("Waiting to begin")
     scan_all("not started")
@@ -552,6 +564,7 @@ def test_the_chime_at_times_up_sounds_only_for_those_who_turned_it_on(
         expect(page.locator("#room-timer [data-timer-label]")).to_have_text("Time's up")
     listener.wait_for_function("window.__tones === 4")
     assert tones(quiet) == 0
+    expect_announced(quiet, "Time's up")
 
     # Remembered on this device: the switch is still on after a reload, and a page opened
     # after time's up stays quiet.
