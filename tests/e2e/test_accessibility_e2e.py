@@ -398,6 +398,13 @@ def test_no_room_state_has_a_wcag_violation(site: Site, contexts: Callable[..., 
         expect(page.locator("#room-commitments .commitments")).to_contain_text("joint rota")
     scan_all("commitment")
 
+    # A member holding the controls sees the facilitation controls.
+    site.send(a, a.facilitator, ("hand_over", {"member": "m2"}))
+    expect(member.locator("#room-controls")).to_be_visible()
+    audit.scan(member, "commitment, member holding the controls")
+    site.send(a, a.facilitator, ("take_back", {}))
+    expect(member.locator("#room-controls")).to_be_hidden()
+
     # The close.
     site.send(a, a.facilitator, *[("next_phase", {})] * 3, ("close_meeting", {}))
     for page in views.values():
