@@ -346,7 +346,7 @@ def walk(browser: Browser, demo: Demo, emails: dict[str, str], camera: Camera, c
                 "ask_question",
                 {"text": "What would you do differently next time?", "anonymous": True},
             ),
-            (SECOND, "ask_question", {"text": "You should just merge the teams."}),
+            (SECOND, "ask_question", {"text": "Isn't the answer to merge the teams?"}),
         ],
         [f, OTHER, ASKER, "demo-5", SECOND],
     )
