@@ -50,6 +50,7 @@ NODE_MODULES = HERE.parent / "node_modules"
 VENDOR = {
     "htmx.min.js": NODE_MODULES / "htmx.org" / "dist" / "htmx.min.js",
     "ws.min.js": NODE_MODULES / "htmx-ext-ws" / "dist" / "ws.min.js",
+    "open-props.min.css": NODE_MODULES / "open-props" / "open-props.min.css",
 }
 
 
@@ -161,11 +162,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/static/vendor/{name}", include_in_schema=False)
     def vendor(name: str, _: Anyone) -> FileResponse:
-        """htmx and its ws extension, installed from package.json (npm ci), never committed."""
+        """htmx, its ws extension and the Open Props design tokens, installed from package.json
+        (npm ci), never committed."""
         path = VENDOR.get(name)
         if path is None:
             raise HTTPException(status_code=404)
-        return FileResponse(path, media_type="text/javascript")
+        media_type = "text/css" if path.suffix == ".css" else "text/javascript"
+        return FileResponse(path, media_type=media_type)
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

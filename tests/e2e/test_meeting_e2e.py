@@ -15,8 +15,6 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, Viewport
 
 from tests.harness import SeededSet, Server
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 LAPTOP: ViewportSize = {"width": 1440, "height": 1000}
 PHONE: ViewportSize = {"width": 375, "height": 812}
 MMSS = re.compile(r"^\d{2}:\d{2}$")
@@ -77,7 +75,6 @@ def test_a_whole_meeting_in_three_browsers(
 ) -> None:
     _, s = seeded
     m1_name, m2_name = s.names["m1"], s.names["m2"]
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     contexts: list[BrowserContext] = []
     script_errors: list[str] = []
@@ -172,8 +169,6 @@ def test_a_whole_meeting_in_three_browsers(
         shot(fac, artifacts / "03-facilitator-questions.png")
         shot(m1, artifacts / "04-presenter-questions.png")
         shot(m2, artifacts / "05-member-questions.png")
-        shot(fac, SCREENSHOTS / "room-facilitator.png")
-        shot(m2, SCREENSHOTS / "room-member-phone.png")
 
         # 6. Reflection, then commitment: m1 records what they will do.
         button(fac, "Next stage: Reflection").click()

@@ -19,8 +19,6 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, Viewport
 
 from tests.harness import PASSWORD, SeededSet, Server, seed_set
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 LAPTOP: ViewportSize = {"width": 1440, "height": 1000}
 PHONE: ViewportSize = {"width": 375, "height": 812}
 
@@ -114,7 +112,6 @@ def test_two_meetings_report_back_and_the_programme_report(
 ) -> None:
     _, s = seeded
     m1_name = s.names["m1"]
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     contexts: list[BrowserContext] = []
     script_errors: list[str] = []
@@ -209,8 +206,6 @@ def test_two_meetings_report_back_and_the_programme_report(
         assert script_errors == []
         shot(m1, artifacts / "01-member-report-back-phone.png")
         shot(fac, artifacts / "02-facilitator-report-back.png")
-        shot(m1, SCREENSHOTS / "report-back-member-phone.png")
-        shot(fac, SCREENSHOTS / "report-back-facilitator.png")
 
         next_phase("Bidding for time", fac, *members)
         next_phase("Presenter turns", fac, *members)
@@ -251,7 +246,6 @@ def test_two_meetings_report_back_and_the_programme_report(
             assert said not in text, said
             assert said not in lead.content(), said
         shot(lead, artifacts / "report.png")
-        shot(lead, SCREENSHOTS / "programme-report.png")
 
         assert script_errors == []
     finally:

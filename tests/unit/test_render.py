@@ -243,9 +243,15 @@ def test_a_member_holding_the_controls_gets_them_but_cannot_hand_over(
 
 def test_the_page_links_its_assets_and_has_no_inline_script(renderer: RoomRenderer) -> None:
     html = renderer.page(MOMENTS["questions"], "m3", ws_url="/ws", now_ms=0)
-    for src in ("/static/vendor/htmx.min.js", "/static/vendor/ws.min.js", "/static/room.js"):
+    scripts = (
+        "/static/vendor/htmx.min.js",
+        "/static/vendor/ws.min.js",
+        "/static/room.js",
+        "/static/sound.js",
+    )
+    for src in scripts:
         assert f'<script src="{src}" defer></script>' in html
-    assert html.count("<script") == 3
+    assert html.count("<script") == len(scripts)
     assert " onclick=" not in html and " style=" not in html
     assert '<html lang="en">' in html and 'name="viewport"' in html
 
