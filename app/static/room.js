@@ -127,7 +127,7 @@
   function banner() {
     var el = byId("room-connection");
     if (el) return el;
-    var main = byId("room") || byId("content");
+    var main = document.querySelector("[ws-connect]"); // only pages with a room socket
     if (!main) return null;
     el = document.createElement("div");
     el.id = "room-connection";

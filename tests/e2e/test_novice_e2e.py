@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.e2e.test_meeting_e2e import LAPTOP, PHONE, SCREENSHOTS, button, join, shot
+from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.test_meeting_e2e import LAPTOP, PHONE, button, join, shot
 from tests.harness import SeededSet, Server
 
 ADVICE = "You should talk to your manager first"
@@ -104,7 +105,7 @@ def test_a_novice_facilitator_runs_a_turn_with_the_prompts(
         expect(coach.locator("[data-coach-next]")).to_have_text(
             f"{s.names['m2']} has a hand up: call on them."
         )
-        shot(novice, SCREENSHOTS / "novice-prompts.png")
+        shot(novice, ARTIFACTS / "novice-prompts.png")
         shot(novice, artifacts / "novice-questions.png")
         coach.get_by_role("button", name=f"Call on {s.names['m2']}").click()
         for page in (m1, m2, novice):
