@@ -15,7 +15,7 @@ from app.db import eventlog
 from app.db.tables import Attendance, LearningSet, Meeting, MeetingEvent
 from app.domain.engine import replay
 from app.domain.model import Commitment, MeetingStatus, PriorCommitment, Role, Slot
-from app.domain.views import Airtime, KeptQuestion, summary
+from app.domain.views import Airtime, KeptQuestion, summary, view
 
 AttendanceStatus = Literal["present", "late", "apologies", "absent"]
 ATTENDANCE_STATUSES: tuple[AttendanceStatus, ...] = ("present", "late", "apologies", "absent")
@@ -60,8 +60,9 @@ class MeetingSummary:
         return sum(1 for a in self.attendance if a.status in ("present", "late"))
 
 
-def meeting_summary(engine: Engine, meeting_id: str) -> MeetingSummary | None:
-    """The meeting's summary, or None when there is no such meeting."""
+def meeting_summary(engine: Engine, meeting_id: str, viewer: str) -> MeetingSummary | None:
+    """The meeting's summary as `viewer` may read it (the questions presenters kept, through
+    the viewer's `view`, as in the room), or None when there is no such meeting."""
     with Session(engine) as session:
         meeting = session.get(Meeting, meeting_id)
         if meeting is None:
@@ -83,7 +84,7 @@ def meeting_summary(engine: Engine, meeting_id: str) -> MeetingSummary | None:
         number, title, set_id = meeting.number, meeting.title, meeting.set_id
         scheduled_at = meeting.scheduled_at
         set_name = learning_set.name if learning_set else ""
-    result = summary(state)
+    result = summary(view(state, viewer))
     attendance = []
     for a in result.attendance:
         seen: AttendanceStatus = "late" if a.late else ("present" if a.present else "absent")

@@ -25,8 +25,8 @@ ATTENDANCE_LABELS = {
 }
 
 
-async def _load(services: ServicesDep, meeting_id: str) -> MeetingSummary:
-    data = await asyncio.to_thread(meeting_summary, services.engine, meeting_id)
+async def _load(services: ServicesDep, meeting_id: str, viewer: str) -> MeetingSummary:
+    data = await asyncio.to_thread(meeting_summary, services.engine, meeting_id, viewer)
     if data is None:
         raise HTTPException(status_code=404, detail="No such meeting.")
     return data
@@ -34,7 +34,7 @@ async def _load(services: ServicesDep, meeting_id: str) -> MeetingSummary:
 
 @router.get("/meetings/{meeting_id}/summary", response_class=HTMLResponse)
 async def summary_page(meeting_id: str, who: SetParticipant, services: ServicesDep) -> Response:
-    data = await _load(services, meeting_id)
+    data = await _load(services, meeting_id, who.person_id)
     html = services.renderer.render(
         "meeting_summary.html",
         signed_in=who.account,
@@ -48,7 +48,7 @@ async def summary_page(meeting_id: str, who: SetParticipant, services: ServicesD
 
 @router.get("/meetings/{meeting_id}/summary.csv")
 async def summary_export(meeting_id: str, who: SetParticipant, services: ServicesDep) -> Response:
-    data = await _load(services, meeting_id)
+    data = await _load(services, meeting_id, who.person_id)
     filename = f"meeting-{data.number}-summary.csv"
     return Response(
         summary_csv(data),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 from sqlmodel import Session
 
 import tests.harness as harness
@@ -44,8 +45,8 @@ async def _turn(server: Server, s: SeededSet, meeting_id: str, fac_cookie: str) 
         await client.close()
 
 
-def _summary(server: Server, s: SeededSet, meeting_id: str) -> str:
-    cookie = session_cookie(server, s.tokens[s.members[0]])
+def _summary(server: Server, s: SeededSet, meeting_id: str, reader: int = 0) -> str:
+    cookie = session_cookie(server, s.tokens[s.members[reader]])
     page = httpx.get(
         f"{server.base}/meetings/{meeting_id}/summary", cookies={"setroom_session": cookie}
     )
@@ -91,3 +92,31 @@ def test_the_set_sees_kept_questions_only_when_its_facilitator_says_so(
     assert "Questions the presenters kept" in shared and KEPT in shared
     assert OTHER not in shared
     assert "PRIVATE-NOTE" not in shared and "PRIVATE-NOTE" not in by_default
+
+
+@pytest.mark.confidentiality
+def test_kept_questions_stay_with_those_the_set_shows_questions_to(
+    server: Server, seeded: SeededSet, db_url: str
+) -> None:
+    """Kept questions visible to the set, but typed questions shown only to the presenter and
+    facilitators: the summary, like the room, gives other members no question text."""
+    fac_cookie = sign_in(server, seeded.emails[seeded.facilitator])
+    saved = httpx.post(
+        f"{server.base}/sets/{seeded.set_id}/settings",
+        auth=AUTH,
+        cookies={"setroom_session": fac_cookie},
+        data={
+            "name": f"Set {seeded.set_id}",
+            "video_link": "",
+            "anonymous_questions": "yes",
+            "questions_to_set": "no",
+            "kept_to_set": "yes",
+        },
+    )
+    assert saved.status_code == 303, saved.text
+    engine = make_engine(db_url)
+    meeting_id = create_meeting(engine, set_id=seeded.set_id, now=now_ms())
+    engine.dispose()
+    asyncio.run(_turn(server, seeded, meeting_id, fac_cookie))
+    assert KEPT not in _summary(server, seeded, meeting_id, reader=0)
+    assert KEPT in _summary(server, seeded, meeting_id, reader=2)  # the presenter
