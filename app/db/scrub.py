@@ -111,16 +111,19 @@ def redact_payload(payload: dict[str, Any], r: Redaction) -> bool:
         case "commitment_reported":
             if r.person is None or payload.get("commitment_id") in r.commitment_ids:
                 changed |= _blank(payload, ("learned", "next_step"), r.marker)
-    if r.names:
-        changed |= _replace_names(payload, r.names)
+    if r.names and r.person is not None:
+        changed |= _replace_names(payload, r.names, r.person)
     return changed
 
 
-def _replace_names(value: Any, names: frozenset[str]) -> bool:
-    """Any string that is exactly one of the person's names, anywhere in the payload."""
+def _replace_names(value: Any, names: frozenset[str], person: str) -> bool:
+    """Any string that is exactly one of the person's names, anywhere in the payload, except
+    inside another person's record (a namesake keeps their name)."""
     changed = False
     items: list[tuple[Any, Any]] = []
     if isinstance(value, dict):
+        if value.get("id", person) != person and "name" in value:
+            return False
         items = list(value.items())
     elif isinstance(value, list):
         items = list(enumerate(value))
@@ -129,7 +132,7 @@ def _replace_names(value: Any, names: frozenset[str]) -> bool:
             value[key] = ERASED_NAME
             changed = True
         elif isinstance(item, (dict, list)):
-            changed |= _replace_names(item, names)
+            changed |= _replace_names(item, names, person)
     return changed
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from app.db.scrub import ERASED, ERASED_NAME, REMOVED, Redaction, redact_payload
 from app.domain import events as e
-from app.domain.model import Bid, Commitment, Participant, Question, Slot
+from app.domain.model import Bid, Commitment, Participant, Question, Role, Slot
 from tests.factories import opened, prior_commitment
 
 SAID = {
@@ -187,3 +187,16 @@ def test_the_purge_rewrites_everyone_s_words_and_keeps_names() -> None:
     text = _redacted(Redaction(marker=REMOVED))
     assert "zebra" not in text and "okapi" not in text
     assert "Member One" in text and "Member Two" in text and REMOVED in text
+
+
+def test_erasure_leaves_a_namesake_their_name() -> None:
+    roster = [
+        Participant(id="a", name="Alex Smith", org="Northshire", role=Role.MEMBER),
+        Participant(id="b", name="Alex Smith", org="Southfield", role=Role.MEMBER),
+    ]
+    payload = e.RosterSet(roster=tuple(roster)).model_dump(mode="json")
+    assert redact_payload(
+        payload, Redaction(marker=ERASED, person="a", names=frozenset({"Alex Smith"}))
+    )
+    after = {p["id"]: (p["name"], p["org"]) for p in payload["roster"]}
+    assert after == {"a": (ERASED_NAME, ""), "b": ("Alex Smith", "Southfield")}
