@@ -104,6 +104,7 @@ def _purge_meeting(engine: Engine, meeting_id: str, *, now: int) -> int:
                 if getattr(c, name):
                     setattr(c, name, marker)
             session.add(c)
+        changed += scrub.redact_priors(session, meeting.set_id, [c.id for c in commitments], marker)
         session.exec(
             delete(CommitmentUpdate).where(
                 col(CommitmentUpdate.commitment_id).in_([c.id for c in commitments])

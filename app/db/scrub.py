@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from app.db.tables import MeetingEvent
+from app.db.tables import Meeting, MeetingEvent
 
 ERASED = "[erased]"
 ERASED_NAME = "Erased member"
@@ -149,6 +149,39 @@ def redact_log(session: Session, meeting_ids: Collection[str], r: Redaction) -> 
     for row_id, raw in rows:
         payload = json.loads(raw)
         if redact_payload(payload, r):
+            session.exec(
+                update(MeetingEvent)
+                .where(col(MeetingEvent.id) == row_id)
+                .values(payload=json.dumps(payload, separators=(",", ":")))
+            )
+            changed += 1
+    return changed
+
+
+def redact_priors(
+    session: Session, set_id: str, commitment_ids: Collection[str], marker: str
+) -> int:
+    """Blank these commitments where later meetings of the set copied them in to be reported
+    back on (`meeting_opened.prior`): purging a meeting must not leave its commitments' text
+    in the logs of the meetings that followed it."""
+    if not commitment_ids:
+        return 0
+    wanted = set(commitment_ids)
+    meetings = select(Meeting.id).where(Meeting.set_id == set_id)
+    rows = session.exec(
+        select(MeetingEvent.id, MeetingEvent.payload).where(
+            col(MeetingEvent.meeting_id).in_(meetings), MeetingEvent.type == "meeting_opened"
+        )
+    ).all()
+    fields = ("what", "by_when", "learned", "next_step")
+
+    def entry(p: dict[str, Any]) -> bool:
+        return p.get("id") in wanted and _blank(p, fields, marker)
+
+    changed = 0
+    for row_id, raw in rows:
+        payload = json.loads(raw)
+        if _each(payload.get("prior"), entry):
             session.exec(
                 update(MeetingEvent)
                 .where(col(MeetingEvent.id) == row_id)

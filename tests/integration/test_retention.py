@@ -13,9 +13,11 @@ from sqlmodel import Session, select
 
 from app.db import eventlog
 from app.db.database import make_engine
+from app.db.meetings import create_meeting
 from app.db.reports import ProgrammeReport, programme_report
 from app.db.tables import AuditEntry, Meeting, MeetingEvent
 from app.domain.engine import replay
+from app.domain.events import MeetingOpened
 from app.domain.views import summary
 from tests.harness import ROOT, SeededSet, Server
 from tests.integration.said import M1_SAID, OTHERS_SAID, dump, run_meeting
@@ -117,3 +119,29 @@ def test_the_purge_needs_a_period(db_url: str) -> None:
     assert "SETROOM_RETENTION_DAYS" in refused.stderr
     negative = _purge(db_url, "--days", "-1")
     assert negative.returncode == 2
+
+
+@pytest.mark.confidentiality
+def test_a_purge_also_removes_its_commitments_from_the_meetings_that_followed(
+    server: Server, seeded: SeededSet, db_url: str
+) -> None:
+    """The next meeting's log copies open commitments in to be reported back on: purging the
+    meeting that made them must not leave their text there."""
+    run_meeting(server, seeded)
+    server.stop()
+    closed = _closed_at(db_url, seeded.meeting_id)
+    engine = make_engine(db_url)
+    following = create_meeting(engine, set_id=seeded.set_id, now=closed + DAY_MS)
+    opened = eventlog.load(engine, following)[0].event
+    assert isinstance(opened, MeetingOpened)
+    assert "zebra m1 commitment" in [p.what for p in opened.prior]
+
+    done = _purge(db_url, "--days", "30", "--now", _iso(closed + 31 * DAY_MS))
+
+    assert done.returncode == 0, done.stderr
+    everything = dump(db_url)
+    assert "zebra m1 commitment" not in everything
+    assert "okapi m2 commitment" not in everything
+    state = replay(following, eventlog.load(engine, following))
+    assert {p.owner for p in state.prior} == {p.owner for p in opened.prior}
+    engine.dispose()
