@@ -296,10 +296,11 @@ class RedisBroker:
                 continue
             try:
                 await self._send(noted)
+            except asyncio.CancelledError:
+                self._keep(noted)  # stopping: `stop` sends what is still unsent as last words
+                raise
             except (RedisError, OSError, TimeoutError) as error:
-                for meeting_id, seq in noted.items():
-                    if seq > self._unsent.get(meeting_id, 0):
-                        self._unsent[meeting_id] = seq
+                self._keep(noted)
                 # Loud once per outage; quiet while retrying.
                 (log.info if failures else log.warning)(
                     "broker publish failed",
@@ -310,6 +311,12 @@ class RedisBroker:
                 self._wake.set()
             else:
                 failures = 0
+
+    def _keep(self, noted: dict[str, int]) -> None:
+        """Put back announcements that were not sent, unless newer ones were noted meanwhile."""
+        for meeting_id, seq in noted.items():
+            if seq > self._unsent.get(meeting_id, 0):
+                self._unsent[meeting_id] = seq
 
     async def _send(self, noted: dict[str, int]) -> None:
         assert self._client is not None
@@ -337,7 +344,11 @@ class RedisBroker:
                 # Loud when a working subscription is lost; quiet while retrying.
                 (log.warning if subscribed else log.info)(
                     "broker subscriber lost" if subscribed else "broker reconnect failed",
-                    extra={"error": type(error).__name__, "channels": len(self._channels)},
+                    extra={
+                        "error": type(error).__name__,
+                        "detail": str(error)[:200],
+                        "channels": len(self._channels),
+                    },
                 )
             # A session that got subscribed resets the backoff; each one that did not grows it.
             failures = 0 if self.resubscribed != sessions else failures + 1
@@ -486,5 +497,6 @@ def _iso(at: float) -> str:
 def _explain(error: Exception, ping_timeout: float) -> str:
     if isinstance(error, SilentConnection):
         return f"no answer to a ping within {ping_timeout:g} s"
-    detail = str(error)[:120]
-    return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+    # The error's text names Redis's host and port; /readyz is public, so it gets the kind of
+    # error only (the log has the rest).
+    return type(error).__name__
