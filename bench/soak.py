@@ -346,11 +346,14 @@ def main() -> None:
         "--priority",
         type=int,
         default=Priority.boost,
-        help="renice the servers by minus this much (0: leave them be)",
+        help="renice the servers and this process by minus this much (0: leave them be)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
     Priority.boost = args.priority
+    if Priority.boost:  # the measuring side too: its own waits would count as latency
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, 0, -Priority.boost)
     random.seed(args.seed)
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
