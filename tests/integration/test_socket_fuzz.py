@@ -10,9 +10,13 @@ a timer running out) or lies in the run of events that ends at an `ack`'s sequen
 by that ack's sender. Another meeting, whose ids the messages use, must not change at all.
 
 A failing batch is shrunk by Hypothesis against the same live server, to the smallest batch that
-still fails. The server closing a socket for a policy reason (1008: over a rate limit; 1009:
-over the size limit; 1013: try again) is allowed: the client reconnects, and the messages the
-server did not answer before closing count as refused (the log check still covers them).
+still fails. The server closing a socket for a policy reason (1008: over the rate limit; 1009:
+over the size limit; 1013: try again) is allowed: the client opens a new socket and sends the
+rest of the batch through it; the messages the server did not answer before closing count as
+refused (the log check covers them too). A message over the size limit is followed at once by
+a ping, so that a 1009 close is seen before the next message goes. The server runs with a
+per-socket message rate far above the fuzz's pace (SERVER_ENV), so that the generated messages
+reach the message handler rather than only the throttle.
 """
 
 from __future__ import annotations
@@ -52,12 +56,10 @@ PER_SOCKET = 50
 POLICY_CLOSES = {1008, 1009, 1013}
 """Closes the server may make on purpose (rate limit, size limit, busy); anything else (1011,
 an internal error) fails the test."""
-SERVER_ENV = {
-    # Generous per-socket limits, so the fuzz reaches the message handler rather than only the
-    # throttle (the names are the app's settings; unknown ones are ignored by the app).
-    "SETROOM_WS_RATE_LIMIT": "100000/minute",
-    "SETROOM_WS_MESSAGES_PER_SECOND": "10000",
-}
+SIZE_LIMIT = 16 * 1024
+"""The server's message size limit (Settings.max_message_bytes)."""
+SERVER_ENV = {"SETROOM_WS_MESSAGE_RATE": "100000/10 seconds"}
+"""The throttle's own tests are elsewhere; settings the app does not know are ignored."""
 
 # --- What to send ------------------------------------------------------------------------------
 
@@ -326,19 +328,37 @@ class FuzzSocket:
         return json.dumps(message)
 
     async def send_batch(self, batch: list[Any]) -> tuple[int, int]:
-        """Send everything, then a ping; wait for its pong (it follows every earlier reply).
-        Returns (messages sent, messages answered)."""
-        assert self.ws is not None
-        before, sent = self.replies, 0
-        closed = False
+        """Send everything without waiting for replies, then a ping, and wait for its pong (it
+        follows every earlier reply). A message over the size limit is followed by a ping at
+        once: the server may close the socket for it (1009), and the rest of the batch then
+        goes through a new one. Returns (messages sent, messages answered)."""
+        sent = answered = unsettled = 0
         for message in batch:
+            raw = self.encode(message)
             try:
-                await self.ws.send(self.encode(message))
-            except ConnectionClosed:
-                closed = True
-                break
+                assert self.ws is not None
+                await self.ws.send(raw)
+            except ConnectionClosed:  # closed under a message already sent: settle, resend
+                answered += await self._settle(unsettled)
+                unsettled = 0
+                assert self.ws is not None
+                await self.ws.send(raw)
             sent += 1
-        if not closed:
+            unsettled += 1
+            size = len(raw) if isinstance(raw, bytes) else len(raw.encode(errors="replace"))
+            if size > SIZE_LIMIT:
+                answered += await self._settle(unsettled)
+                unsettled = 0
+        answered += await self._settle(unsettled)
+        return sent, answered
+
+    async def _settle(self, unsettled: int) -> int:
+        """Wait until the server has answered the last `unsettled` messages (then each got
+        exactly one reply), or has closed the socket for a policy reason (then it is opened
+        again). Returns how many of them were answered."""
+        before = self.replies
+        if self.reader is not None and not self.reader.done():
+            assert self.ws is not None
             barrier = f"barrier-{next(self.ids)}"
             pong: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self.pongs[barrier] = pong
@@ -349,10 +369,10 @@ class FuzzSocket:
         if self.reader is not None and self.reader.done():  # closed by the server: come back
             await self.open()  # first, so that Hypothesis can go on shrinking a failure
             assert self.closes[-1] in POLICY_CLOSES, f"closed with {self.closes[-1]}"
-        else:
-            answered -= 1  # the barrier's pong
-            assert answered == sent, f"{sent} sent, {answered} answered"
-        return sent, answered
+            return answered
+        answered -= 1  # the barrier's pong
+        assert answered == unsettled, f"{unsettled} sent, {answered} answered"
+        return answered
 
     async def close(self) -> None:
         if self.ws is not None:
