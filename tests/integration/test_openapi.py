@@ -9,10 +9,14 @@ Sizes are bounded (a few examples per operation) to keep the run well under two 
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import requests
 import schemathesis
@@ -59,8 +63,9 @@ def test_every_operation_answers_within_its_schema(db_url: str, tmp_path: Path) 
                 signed_in = (operation.method.upper(), operation.path) not in SIGNS_OUT
                 cookie = lead if operation.path.startswith("/programmes") else facilitator
                 cookies = {"setroom_session": cookie} if signed_in else {}
+                headers = csrf_headers(server, cookie) if signed_in else {}
                 try:
-                    _exercise(operation, session, server.base, cookies, real, statuses)
+                    _exercise(operation, session, server.base, cookies, headers, real, statuses)
                 except (Exception, BaseExceptionGroup) as failure:  # gather all, fail once
                     failures.append(f"{operation.method.upper()} {operation.path}: {failure}")
         assert not failures, "\n\n".join(failures)
@@ -73,11 +78,22 @@ def test_every_operation_answers_within_its_schema(db_url: str, tmp_path: Path) 
     assert "Traceback" not in log, log[-3000:]
 
 
+def csrf_headers(server: Server, cookie: str) -> dict[str, str]:
+    """The headers htmx sends with every request from a signed-in page (its <body hx-headers>:
+    the CSRF token, where the app hands one out), so POSTs are judged on their content."""
+    page = httpx.get(f"{server.base}/home", cookies={"setroom_session": cookie}).text
+    found = re.search(r"hx-headers='(\{[^']*\})'", page)
+    return (
+        {k: str(v) for k, v in json.loads(html.unescape(found.group(1))).items()} if found else {}
+    )
+
+
 def _exercise(
     operation: Any,
     session: requests.Session,
     base: str,
     cookies: dict[str, str],
+    headers: dict[str, str],
     real: dict[str, str],
     statuses: Counter[str],
 ) -> None:
@@ -95,7 +111,7 @@ def _exercise(
                 name: real.get(name, value) for name, value in case.path_parameters.items()
             }
         response = case.call_and_validate(
-            base_url=base, session=session, cookies=cookies, checks=CHECKS
+            base_url=base, session=session, cookies=cookies, headers=headers, checks=CHECKS
         )
         statuses[f"{response.status_code} {operation.method.upper()}:{operation.path}"] += 1
 
