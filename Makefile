@@ -9,13 +9,14 @@ VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 RUN_ARGS ?=
+SOAK_ARGS ?=
 
 # Debian packages the tests need, as package:binary pairs (a binary may be a name on PATH
 # or an absolute path). postgresql: scripts/with-postgres finds its server binaries under
 # /usr/lib/postgresql/*/bin; pg_ctlcluster comes with them.
 SYSTEM_DEPS := chromium:/usr/bin/chromium redis-server:redis-server postgresql:pg_ctlcluster
 
-.PHONY: help venv .venv node_modules system-deps run lint test bench clean
+.PHONY: help venv .venv node_modules system-deps run lint test bench soak clean
 
 help:
 	@echo "Targets:"
@@ -26,6 +27,7 @@ help:
 	@echo "  lint           ruff check, ruff format --check, mypy"
 	@echo "  test           lint, pytest on SQLite, then on a throwaway PostgreSQL (PYTEST_ARGS=...)"
 	@echo "  bench          python -m bench"
+	@echo "  soak           python -m bench.soak: 10 minutes, two workers + Redis (SOAK_ARGS=...)"
 	@echo "  clean          remove venv, node_modules, caches (keeps var/)"
 
 # --- Python virtualenv -------------------------------------------------------------------
@@ -85,6 +87,9 @@ test: .venv node_modules system-deps lint
 bench: .venv node_modules
 	mkdir -p var
 	$(VENV)/bin/python -m bench
+
+soak: .venv node_modules
+	$(VENV)/bin/python -m bench.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules build dist *.egg-info test-artifacts \

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exception_handlers import http_exception_handler
@@ -52,6 +53,29 @@ VENDOR = {
     "ws.min.js": NODE_MODULES / "htmx-ext-ws" / "dist" / "ws.min.js",
     "open-props.min.css": NODE_MODULES / "open-props" / "open-props.min.css",
 }
+
+
+_DETAIL = {"type": "object", "properties": {"detail": {}}, "required": ["detail"]}
+_REFUSAL = {
+    "content": {
+        "application/json": {"schema": _DETAIL},
+        "text/html": {"schema": {"type": "string"}},
+    }
+}
+_PAGE = {"content": {"text/html": {"schema": {"type": "string"}}}}
+SHARED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    303: {"description": "See Other: done, or sign in first; the page to go to is `Location`."},
+    400: {"description": "The form held a character that cannot be stored (NUL)."},
+    401: {"description": "Nobody is signed in.", **_REFUSAL},
+    403: {"description": "Not open to the person signed in.", **_REFUSAL},
+    404: {"description": "No such thing, or not for this person to know of.", **_REFUSAL},
+    409: {"description": "Not now: the meeting is not at a stage that allows this.", **_PAGE},
+    413: {"description": "More than a form takes."},
+    429: {"description": "Too many attempts; try again later."},
+}
+"""What any page route may answer besides its own 200, declared once for the OpenAPI document
+(people get an HTML page, API clients JSON: see `explain` below). Pages are HTML unless a route
+names another response class."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -147,17 +171,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return HTMLResponse(html, status_code=error.status_code, headers=error.headers)
 
     app.include_router(health.router)
-    app.include_router(pages.router)
-    app.include_router(auth_routes.router)
     app.include_router(ws.router)
-    app.include_router(programme_routes.router)
-    app.include_router(set_routes.router)
-    app.include_router(set_meetings.router)
-    app.include_router(report_routes.router)
-    app.include_router(summary_routes.router)
-    app.include_router(member_pages.router)
-    app.include_router(member_data_routes.router)
-    app.include_router(audit_pages.router)
+    for router in (
+        pages.router,
+        auth_routes.router,
+        programme_routes.router,
+        set_routes.router,
+        set_meetings.router,
+        report_routes.router,
+        summary_routes.router,
+        member_pages.router,
+        member_data_routes.router,
+        audit_pages.router,
+    ):
+        app.include_router(router, responses=SHARED_RESPONSES, default_response_class=HTMLResponse)
     _check_vendor()
 
     @app.get("/static/vendor/{name}", include_in_schema=False)

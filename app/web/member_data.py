@@ -13,7 +13,7 @@ import asyncio
 import json
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlmodel import Session
 
 from app.db import member_data
@@ -34,7 +34,7 @@ def _json(data: dict[str, object], filename: str) -> Response:
     )
 
 
-@router.get("/sets/{set_id}/my-data")
+@router.get("/sets/{set_id}/my-data", response_class=JSONResponse)
 def my_data(set_id: str, who: SetParticipant, services: ServicesDep) -> Response:
     """Everything the signed-in person said or that is recorded about them, in every set."""
     with Session(services.engine) as session:
@@ -98,7 +98,7 @@ def _page(
     )
 
 
-@router.get("/sets/{set_id}/people/{person_id}/export")
+@router.get("/sets/{set_id}/people/{person_id}/export", response_class=JSONResponse)
 def lead_export(set_id: str, person_id: str, _: ProgrammeLead, services: ServicesDep) -> Response:
     _name, _programme, sets = _subject(services, set_id, person_id)
     data = member_data.export(services.engine, person_id=person_id, set_ids=sets, now=now_ms())

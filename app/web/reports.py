@@ -253,7 +253,11 @@ CSV_COLUMNS = (
 )
 
 
-@router.get("/programmes/{programme_id}/report.csv")
+@router.get(
+    "/programmes/{programme_id}/report.csv",
+    response_class=Response,
+    responses={200: {"description": "CSV", "content": {"text/csv": {}}}},
+)
 def report_csv(programme_id: str, _: ProgrammeLead, services: ServicesDep) -> Response:
     report = reports.programme_report(services.engine, programme_id=programme_id)
     out = io.StringIO()

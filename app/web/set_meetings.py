@@ -15,7 +15,7 @@ import contextlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -224,13 +224,18 @@ async def set_rota(
 
 # The calendar
 
+CALENDAR: dict[int | str, dict[str, Any]] = {
+    200: {"description": "iCalendar", "content": {"text/calendar": {}}}
+}
+"""The OpenAPI entry of a calendar route (pages are HTML unless a route says otherwise)."""
 
-@router.get("/sets/{set_id}/calendar.ics")
+
+@router.get("/sets/{set_id}/calendar.ics", response_class=Response, responses=CALENDAR)
 def set_calendar(set_id: str, _: SetParticipant, services: ServicesDep) -> Response:
     return _calendar(services, set_id)
 
 
-@router.get("/meetings/{meeting_id}/calendar.ics")
+@router.get("/meetings/{meeting_id}/calendar.ics", response_class=Response, responses=CALENDAR)
 def meeting_calendar(meeting_id: str, _: SetParticipant, services: ServicesDep) -> Response:
     """The calendar of the meeting's set: the room links here, as it knows only its meeting."""
     return _calendar(services, schedule.meeting_set(services.engine, meeting_id=meeting_id))

@@ -46,7 +46,11 @@ async def summary_page(meeting_id: str, who: SetParticipant, services: ServicesD
     return HTMLResponse(html, headers=PRIVATE)
 
 
-@router.get("/meetings/{meeting_id}/summary.csv")
+@router.get(
+    "/meetings/{meeting_id}/summary.csv",
+    response_class=Response,
+    responses={200: {"description": "CSV", "content": {"text/csv": {}}}},
+)
 async def summary_export(meeting_id: str, who: SetParticipant, services: ServicesDep) -> Response:
     data = await _load(services, meeting_id, who.person_id)
     filename = f"meeting-{data.number}-summary.csv"
