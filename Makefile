@@ -77,12 +77,13 @@ lint: .venv
 	$(VENV)/bin/ruff format --check app tests
 	$(VENV)/bin/mypy
 
-# The suite runs twice: on SQLite, then on a throwaway PostgreSQL server (a fresh database per
-# test). The e2e tests run once, on SQLite: they drive Chromium through the same web and storage
-# code that the integration tests already exercise on PostgreSQL.
+# The suite runs on SQLite, then its database-backed part (tests/integration) again on a
+# throwaway PostgreSQL server (a fresh database per test). The unit tests touch no database and
+# the e2e tests drive Chromium through the same web and storage code that the integration tests
+# already exercise on PostgreSQL, so they run once.
 test: .venv node_modules system-deps lint
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
-	scripts/with-postgres $(VENV)/bin/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+	scripts/with-postgres $(VENV)/bin/python -m pytest tests/integration -m "not e2e" $(PYTEST_ARGS)
 
 bench: .venv node_modules
 	mkdir -p var
