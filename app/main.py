@@ -31,7 +31,16 @@ from app.rooms.hub import Hub
 from app.rooms.presence import Presence
 from app.rooms.service import RoomService
 from app.settings import Settings
-from app.web import audit_pages, auth_routes, health, member_pages, pages, set_meetings, ws
+from app.web import (
+    audit_pages,
+    auth_routes,
+    health,
+    language_routes,
+    member_pages,
+    pages,
+    set_meetings,
+    ws,
+)
 from app.web import member_data as member_data_routes
 from app.web import programmes as programme_routes
 from app.web import reports as report_routes
@@ -42,6 +51,7 @@ from app.web.body_guard import BodyGuard
 from app.web.csrf import CsrfBinding, require_csrf
 from app.web.deps import COOKIE, Services, now_ms, services_of
 from app.web.guard import Anyone
+from app.web.language import LanguageChoice
 from app.web.render import RoomRenderer
 from app.web.security_headers import SecurityHeaders
 
@@ -131,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine.dispose()
 
     app = FastAPI(title="Setroom", lifespan=lifespan, dependencies=[Depends(require_csrf)])
+    app.add_middleware(LanguageChoice, session_cookie=COOKIE)  # innermost: after the guards
     app.add_middleware(AuditTrail)
     app.add_middleware(BodyGuard)
     app.add_middleware(CsrfBinding, session_cookie=COOKIE, secure=settings.cookie_secure)
@@ -148,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.include_router(language_routes.router)
     app.include_router(auth_routes.router)
     app.include_router(ws.router)
     app.include_router(programme_routes.router)
