@@ -171,7 +171,7 @@ class LanguageChoice:
         )
         scope.setdefault("state", {})["language"] = language
         token = _current.set(language)
-        path = _path.set(scope["path"])
+        path = _path.set(scope["path"] if scope.get("method") == "GET" else "/")
         try:
             await self.app(scope, receive, send)
         finally:
