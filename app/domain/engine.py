@@ -801,7 +801,9 @@ def _close_meeting(state: MeetingState, cmd: c.CloseMeeting, actor: Actor, now: 
 
 def _lock_meeting(state: MeetingState, cmd: c.LockMeeting, actor: Actor, now: int) -> Events:
     if state.locked == cmd.locked:
-        raise NotNow("The meeting is already locked." if cmd.locked else "It is not locked.")
+        if cmd.locked:
+            raise NotNow("The meeting is already locked.")
+        raise NotNow("It is not locked.")
     if cmd.locked:
         inside = tuple(p.id for p in state.members() if p.id in state.online)
         admitted = (*state.admitted, *(p for p in inside if p not in state.admitted))

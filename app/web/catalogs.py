@@ -24,6 +24,7 @@ ROOT = LOCALE_DIR.parent.parent
 KEYWORDS = {
     **DEFAULT_KEYWORDS,
     "N_": None,
+    "translate": None,
     # app.domain.errors: the engine's refusals are English sentences marked by their constructor.
     "Forbidden": None,
     "NotNow": None,
