@@ -137,6 +137,27 @@ meeting stores its phase titles as set data, in the language its plan was writte
 still as the default template has it is shown in the viewer's language (`phase_title`), and one
 a facilitator wrote is shown as written."""
 
+SCRIPT_TEXT: tuple[str, ...] = (
+    N_("Time's up"),
+    N_("Under a minute left"),
+    N_("of {duration}"),
+    N_("One minute left"),
+    N_("Connecting…"),
+    N_("Connected"),
+    N_("Reconnecting…"),
+    N_("Disconnected: reload to rejoin"),
+    N_("Connection lost. Reconnecting…"),
+    N_("Disconnected. Reload the page to rejoin."),
+    N_("This room is open in other windows, so this one stopped. Reload the page to use it here."),
+    N_("Reconnected"),
+)
+"""What app/static/room.js writes into the page itself; base.html hands it the translations."""
+
+
+def script_text() -> dict[str, str]:
+    return {text: gettext(text) for text in SCRIPT_TEXT}
+
+
 _DEFAULT_TITLES = frozenset(spec.title for spec in DEFAULT_TEMPLATE)
 
 
@@ -344,6 +365,7 @@ class RoomRenderer:
             language=current,
             here=current_path,
             phase_title=phase_title,
+            script_text=script_text,
             mm_ss=mm_ss,
             when=when,
             STAGE_LABELS=STAGE_LABELS,
