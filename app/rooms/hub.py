@@ -169,9 +169,7 @@ class Hub:
         room.connections[conn.id] = conn
         if conn.mode == "html":
             conn.send(
-                self._renderer.regions(
-                    state, conn.participant, now_ms=now, language=conn.language
-                )
+                self._renderer.regions(state, conn.participant, now_ms=now, language=conn.language)
             )
             return
         first_kept = room.recent[0][0] if room.recent else state.seq + 1
