@@ -28,8 +28,7 @@ def test_every_welsh_message_is_translated_and_not_fuzzy() -> None:
     untranslated = [
         m.id
         for m in read("cy")
-        if m.id
-        and (m.fuzzy or not (all(m.string) if isinstance(m.string, tuple) else m.string))
+        if m.id and (m.fuzzy or not (all(m.string) if isinstance(m.string, tuple) else m.string))
     ]
     assert untranslated == []
 
