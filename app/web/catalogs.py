@@ -25,6 +25,7 @@ KEYWORDS = {
     **DEFAULT_KEYWORDS,
     "N_": None,
     "translate": None,
+    "say": None,  # app.domain.coaching
     # app.domain.errors: the engine's refusals are English sentences marked by their constructor.
     "Forbidden": None,
     "NotNow": None,

@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from app.domain import commands as c
 from app.domain.airtime import shares
-from app.domain.coaching import coach
+from app.domain.coaching import Said, coach
 from app.domain.model import (
     ROUND_KINDS,
     STAGE_ORDER,
@@ -152,6 +152,15 @@ SCRIPT_TEXT: tuple[str, ...] = (
     N_("Reconnected"),
 )
 """What app/static/room.js writes into the page itself; base.html hands it the translations."""
+
+
+def said(sentence: Said) -> str:
+    """A coaching sentence in the current language; a default phase title inside it too."""
+    params = {
+        key: gettext(value) if key == "phase" and value in _DEFAULT_TITLES else value
+        for key, value in sentence.params.items()
+    }
+    return translate(sentence.template, **params) if sentence.template else ""
 
 
 def script_text() -> dict[str, str]:
@@ -366,6 +375,7 @@ class RoomRenderer:
             here=current_path,
             phase_title=phase_title,
             script_text=script_text,
+            said=said,
             mm_ss=mm_ss,
             when=when,
             STAGE_LABELS=STAGE_LABELS,
