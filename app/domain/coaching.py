@@ -21,11 +21,7 @@ from app.domain.model import (
     PhaseStatus,
     Stage,
 )
-
-
-def N_(message: str) -> str:
-    """Marks a sentence for the translation catalogs (app/web/catalogs.py); identity here."""
-    return message
+from app.domain.text import N_
 
 
 class Said(Frozen):

@@ -41,7 +41,7 @@ from app.domain.model import (
     Stage,
     Timer,
 )
-from app.domain.questions import prompt_for, read
+from app.domain.questions import prompt_template, read
 
 MAX_PHASES = 30
 MAX_QUESTIONS = 2000
@@ -622,7 +622,7 @@ def _ask_question(state: MeetingState, cmd: c.AskQuestion, actor: Actor, now: in
     if not cmd.confirmed:
         reading = read(cmd.text)
         if not reading.is_question:
-            raise NotAQuestion(prompt_for(reading))
+            raise NotAQuestion(prompt_template(reading), marker=reading.marker)
     question = Question(
         id=f"q{state.seq + 1}",
         presenter=presenter,

@@ -65,5 +65,5 @@ class NotAQuestion(DomainError):
     room shows the message as a gentle prompt, and the sender may send it as it is (`confirmed`).
     """
 
-    def __init__(self, message: str) -> None:
-        super().__init__("not_a_question", message)
+    def __init__(self, message: str, **params: str | int) -> None:
+        super().__init__("not_a_question", message, **params)
