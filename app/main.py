@@ -25,6 +25,7 @@ from app.db.meetings import open_meetings
 from app.domain.commands import Leave
 from app.domain.errors import DomainError
 from app.domain.model import Actor
+from app.domain.text import N_
 from app.metrics import Metrics
 from app.rooms.broker import MemoryBroker, make_broker
 from app.rooms.hub import Hub
@@ -152,7 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """People get a page that says what went wrong; API clients get JSON."""
         if "text/html" not in request.headers.get("accept", ""):
             return await http_exception_handler(request, error)
-        fallback = _TITLES.get(error.status_code, "Something went wrong")
+        fallback = _TITLES.get(error.status_code, N_("Something went wrong"))
         title = getattr(error, "title", "") or fallback  # CsrfRefused says what happened
         html = services_of(app).renderer.notice_page(title, str(error.detail))
         return HTMLResponse(html, status_code=error.status_code, headers=error.headers)
@@ -230,9 +231,9 @@ async def _keep_collections_small(every_s: float, thaw_minutes: float) -> None:
 
 
 _TITLES = {
-    401: "Please use your personal link",
-    403: "Not your set's room",
-    404: "Not found",
+    401: N_("Please use your personal link"),
+    403: N_("Not your set's room"),
+    404: N_("Not found"),
 }
 
 

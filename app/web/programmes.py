@@ -14,16 +14,17 @@ from app.db.schedule import DEFAULT_GROUND_RULES
 from app.web.deps import ServicesDep
 from app.web.forms import page, whole_number, yes_no
 from app.web.guard import AccountHolder, ProgrammeLead
+from app.web.language import N_
 
 router = APIRouter()
 
 Text = Annotated[str, Form()]
 
 NOTICES = {
-    "created": "Programme created. Add the organisations taking part, then its sets.",
-    "saved": "Programme saved.",
-    "organisation": "Organisation added.",
-    "lead": "Lead added.",
+    "created": N_("Programme created. Add the organisations taking part, then its sets."),
+    "saved": N_("Programme saved."),
+    "organisation": N_("Organisation added."),
+    "lead": N_("Lead added."),
 }
 
 

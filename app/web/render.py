@@ -369,6 +369,9 @@ class RoomRenderer:
         self._env.install_gettext_callables(  # type: ignore[attr-defined]
             gettext, ngettext, newstyle=True
         )
+        # `| t`: a message made in Python (a notice, a form's error) in the current language
+        # when the catalogs have it (marked with N_ where it is written), else as it is.
+        self._env.filters["t"] = lambda text: gettext(text) if text else text
         self._env.globals.update(
             LANGUAGES=LANGUAGES,
             language=current,

@@ -26,6 +26,7 @@ from app.web import charts
 from app.web.deps import ServicesDep, now_ms
 from app.web.forms import page
 from app.web.guard import ProgrammeLead, SetFacilitator
+from app.web.language import N_
 
 router = APIRouter()
 
@@ -47,7 +48,7 @@ FIELD = re.compile(r"status_([A-Za-z0-9_.:-]{1,64})")
 def attendance_page(
     meeting_id: str, _: SetFacilitator, services: ServicesDep, saved: str = ""
 ) -> Response:
-    notice = "Attendance saved." if saved else ""
+    notice = N_("Attendance saved.") if saved else ""
     return _attendance_page(services, meeting_id, notice=notice)
 
 
@@ -61,16 +62,16 @@ async def correct_attendance(
     try:
         for key, value in form.multi_items():
             if not isinstance(value, str):
-                raise AttendanceError("The form sends choices only.")
+                raise AttendanceError(N_("The form sends choices only."))
             match = FIELD.fullmatch(key)
             if match is None:
                 continue
             if match.group(1) in corrections:
-                raise AttendanceError("Choose one status for each member.")
+                raise AttendanceError(N_("Choose one status for each member."))
             corrections[match.group(1)] = value
             posted[match.group(1)] = value
         if not corrections:
-            raise AttendanceError("Choose a status for at least one member.")
+            raise AttendanceError(N_("Choose a status for at least one member."))
         await asyncio.to_thread(
             reports.correct_attendance,
             services.engine,

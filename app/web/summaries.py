@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from app.db.summaries import MeetingSummary, meeting_summary, summary_csv
 from app.web.deps import ServicesDep
 from app.web.guard import SetParticipant
+from app.web.language import N_
 from app.web.render import REPORT_LABELS
 
 router = APIRouter()
@@ -28,7 +29,7 @@ ATTENDANCE_LABELS = {
 async def _load(services: ServicesDep, meeting_id: str) -> MeetingSummary:
     data = await asyncio.to_thread(meeting_summary, services.engine, meeting_id)
     if data is None:
-        raise HTTPException(status_code=404, detail="No such meeting.")
+        raise HTTPException(status_code=404, detail=N_("No such meeting."))
     return data
 
 
