@@ -35,9 +35,14 @@ Short = Annotated[str, Form(max_length=64)]
 
 STATUS_LABELS: dict[str, str] = {s.value: label for s, label in REPORT_LABELS.items()}
 RATING_QUESTIONS = (
-    ("usefulness", "How useful was this meeting to you?", "Not useful", "Very useful"),
-    ("safety", "How safe did you feel to speak openly?", "Not safe", "Very safe"),
-    ("challenge", "How well did the set challenge you?", "No challenge", "Real challenge"),
+    ("usefulness", N_("How useful was this meeting to you?"), N_("Not useful"), N_("Very useful")),
+    ("safety", N_("How safe did you feel to speak openly?"), N_("Not safe"), N_("Very safe")),
+    (
+        "challenge",
+        N_("How well did the set challenge you?"),
+        N_("No challenge"),
+        N_("Real challenge"),
+    ),
 )
 LOG_NOTICES = {
     "added": N_("Kept in your log."),
