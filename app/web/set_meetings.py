@@ -63,16 +63,16 @@ DEFAULT_ZONE = ZONES[0]
 
 MIN_DURATION, MAX_DURATION = 15, 720
 
-STATUS_LABELS = {"not_started": "Planned", "live": "Live now", "closed": "Closed"}
+STATUS_LABELS = {"not_started": N_("Planned"), "live": N_("Live now"), "closed": N_("Closed")}
 
 KIND_LABELS: dict[PhaseKind, str] = {
-    PhaseKind.CHECK_IN: "Round: check-in",
-    PhaseKind.REPORT_BACK: "Round: report-back",
-    PhaseKind.BIDDING: "Bidding for time",
-    PhaseKind.TURNS: "Presenter turns",
-    PhaseKind.PROCESS_REVIEW: "Round: process review",
-    PhaseKind.CHECK_OUT: "Round: check-out",
-    PhaseKind.CUSTOM: "Open discussion",
+    PhaseKind.CHECK_IN: N_("Round: check-in"),
+    PhaseKind.REPORT_BACK: N_("Round: report-back"),
+    PhaseKind.BIDDING: N_("Bidding for time"),
+    PhaseKind.TURNS: N_("Presenter turns"),
+    PhaseKind.PROCESS_REVIEW: N_("Round: process review"),
+    PhaseKind.CHECK_OUT: N_("Round: check-out"),
+    PhaseKind.CUSTOM: N_("Open discussion"),
 }
 
 KIND_TITLES: dict[PhaseKind, str] = {
@@ -429,7 +429,7 @@ def _template_page(
         for i, p in enumerate(phases)
     ]
     kinds = {p.kind for p in phases}
-    addable = [(PhaseKind.CUSTOM, "Open discussion (one timer)")] + [
+    addable = [(PhaseKind.CUSTOM, N_("Open discussion (one timer)"))] + [
         (k, KIND_LABELS[k])
         for k in (
             PhaseKind.CHECK_IN,
