@@ -24,6 +24,17 @@ def _choose(server: Server, cookie: str, language: str, next_path: str) -> httpx
     )
 
 
+def _language_of(db_url: str, person_id: str) -> str | None:
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as session:
+            person = session.get(Person, person_id)
+            assert person is not None
+            return person.language
+    finally:
+        engine.dispose()
+
+
 def _page(server: Server, cookie: str, path: str, **headers: str) -> str:
     response = httpx.get(
         f"{server.base}{path}", headers={"Cookie": f"setroom_session={cookie}", **headers}
@@ -42,9 +53,7 @@ def test_a_member_in_welsh_and_one_in_english_share_a_meeting(
 
     chosen = _choose(server, cy, "cy", room)
     assert chosen.status_code == 303 and chosen.headers["location"] == room
-    with Session(make_engine(db_url)) as session:
-        person = session.get(Person, welsh)
-        assert person is not None and person.language == "cy"
+    assert _language_of(db_url, welsh) == "cy"
 
     page = _page(server, cy, room)
     assert '<html lang="cy">' in page
@@ -113,15 +122,11 @@ def test_the_switcher_refuses_other_sites_and_unknown_languages(
         assert response.status_code == 303 and response.headers["location"] == "/"
     response = _choose(server, cookie, "xx", "/")
     assert response.status_code == 303
-    with Session(make_engine(db_url)) as session:
-        person = session.get(Person, member)
-        assert person is not None and person.language == "cy"
+    assert _language_of(db_url, member) == "cy"
     refused = httpx.post(
         f"{server.base}/language",
         data={"language": "en", "next": "/"},
         headers={"Cookie": f"setroom_session={cookie}"},
     )
     assert refused.status_code == 403  # no CSRF token: nothing changes
-    with Session(make_engine(db_url)) as session:
-        person = session.get(Person, member)
-        assert person is not None and person.language == "cy"
+    assert _language_of(db_url, member) == "cy"
