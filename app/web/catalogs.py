@@ -24,6 +24,7 @@ ROOT = LOCALE_DIR.parent.parent
 KEYWORDS = {
     **DEFAULT_KEYWORDS,
     "N_": None,
+    "NP_": ((1, "c"), 2),
     "translate": None,
     "say": None,  # app.domain.coaching
     # app.domain.errors: the engine's refusals are English sentences marked by their constructor.

@@ -83,6 +83,16 @@ def speaking(language: str) -> Iterator[None]:
         _current.reset(token)
 
 
+def NP_(context: str, message: str) -> str:
+    """Marks a string whose translation depends on `context` ("Present" at a meeting is not
+    the presenter's stage); shown with `pgettext(context, message)`."""
+    return message
+
+
+def pgettext(context: str, message: str) -> str:
+    return str(translations(_current.get()).pgettext(context, message))
+
+
 def gettext(message: str) -> str:
     return translations(_current.get()).gettext(message)
 

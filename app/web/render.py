@@ -46,6 +46,7 @@ from app.web.language import (
     current_path,
     gettext,
     ngettext,
+    pgettext,
     speaking,
     translate,
 )
@@ -367,11 +368,12 @@ class RoomRenderer:
         # `_()` and `{% trans %}` in the templates: the current language (app.web.language).
         self._env.policies["ext.i18n.trimmed"] = True
         self._env.install_gettext_callables(  # type: ignore[attr-defined]
-            gettext, ngettext, newstyle=True
+            gettext, ngettext, newstyle=True, pgettext=pgettext
         )
         # `| t`: a message made in Python (a notice, a form's error) in the current language
         # when the catalogs have it (marked with N_ where it is written), else as it is.
         self._env.filters["t"] = lambda text: gettext(text) if text else text
+        self._env.filters["tp"] = lambda text, context: pgettext(context, text) if text else text
         self._env.globals.update(
             LANGUAGES=LANGUAGES,
             language=current,

@@ -26,15 +26,15 @@ from app.web import charts
 from app.web.deps import ServicesDep, now_ms
 from app.web.forms import page
 from app.web.guard import ProgrammeLead, SetFacilitator
-from app.web.language import N_, gettext, translate
+from app.web.language import N_, NP_, gettext, translate
 
 router = APIRouter()
 
 STATUS_LABELS = {
-    "present": "Present",
-    "late": "Late",
-    "apologies": "Apologies",
-    "absent": "Absent",
+    "present": NP_("attendance", "Present"),
+    "late": NP_("attendance", "Late"),
+    "apologies": NP_("attendance", "Apologies"),
+    "absent": NP_("attendance", "Absent"),
 }
 REPORT_LABELS = (N_("Done"), N_("Partly"), N_("Not done"), N_("Changed"), N_("Not yet reported"))
 ZONE = ZoneInfo("Europe/London")

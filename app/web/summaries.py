@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from app.db.summaries import MeetingSummary, meeting_summary, summary_csv
 from app.web.deps import ServicesDep
 from app.web.guard import SetParticipant
-from app.web.language import N_
+from app.web.language import N_, NP_
 from app.web.render import REPORT_LABELS
 
 router = APIRouter()
@@ -19,10 +19,10 @@ router = APIRouter()
 PRIVATE = {"Cache-Control": "no-store"}
 
 ATTENDANCE_LABELS = {
-    "present": "Present",
-    "late": "Late",
-    "apologies": "Apologies",
-    "absent": "Absent",
+    "present": NP_("attendance", "Present"),
+    "late": NP_("attendance", "Late"),
+    "apologies": NP_("attendance", "Apologies"),
+    "absent": NP_("attendance", "Absent"),
 }
 
 

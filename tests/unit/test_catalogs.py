@@ -13,8 +13,9 @@ from app.web import language
 from app.web.catalogs import extract, read
 
 
-def _ids(catalog: Catalog) -> set[str]:
-    return {str(m.id if isinstance(m.id, str) else m.id[0]) for m in catalog if m.id}
+def _ids(catalog: Catalog) -> set[tuple[str | None, str]]:
+    """Each message with its context ("Present" at a meeting is not the presenting stage)."""
+    return {(m.context, str(m.id if isinstance(m.id, str) else m.id[0])) for m in catalog if m.id}
 
 
 def test_the_welsh_catalog_has_every_message_the_code_marks_and_no_other() -> None:
