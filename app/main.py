@@ -26,13 +26,23 @@ from app.db.meetings import open_meetings
 from app.domain.commands import Leave
 from app.domain.errors import DomainError
 from app.domain.model import Actor
+from app.domain.text import N_
 from app.metrics import Metrics
 from app.rooms.broker import MemoryBroker, make_broker
 from app.rooms.hub import Hub
 from app.rooms.presence import Presence
 from app.rooms.service import RoomService
 from app.settings import Settings
-from app.web import audit_pages, auth_routes, health, member_pages, pages, set_meetings, ws
+from app.web import (
+    audit_pages,
+    auth_routes,
+    health,
+    language_routes,
+    member_pages,
+    pages,
+    set_meetings,
+    ws,
+)
 from app.web import member_data as member_data_routes
 from app.web import programmes as programme_routes
 from app.web import reports as report_routes
@@ -43,6 +53,7 @@ from app.web.body_guard import BodyGuard
 from app.web.csrf import CsrfBinding, require_csrf
 from app.web.deps import COOKIE, Services, now_ms, services_of
 from app.web.guard import Anyone
+from app.web.language import LanguageChoice
 from app.web.render import RoomRenderer
 from app.web.security_headers import SecurityHeaders
 
@@ -155,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine.dispose()
 
     app = FastAPI(title="Setroom", lifespan=lifespan, dependencies=[Depends(require_csrf)])
+    app.add_middleware(LanguageChoice, session_cookie=COOKIE)  # innermost: after the guards
     app.add_middleware(AuditTrail)
     app.add_middleware(BodyGuard)
     app.add_middleware(CsrfBinding, session_cookie=COOKIE, secure=settings.cookie_secure)
@@ -165,7 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """People get a page that says what went wrong; API clients get JSON."""
         if "text/html" not in request.headers.get("accept", ""):
             return await http_exception_handler(request, error)
-        fallback = _TITLES.get(error.status_code, "Something went wrong")
+        fallback = _TITLES.get(error.status_code, N_("Something went wrong"))
         title = getattr(error, "title", "") or fallback  # CsrfRefused says what happened
         html = services_of(app).renderer.notice_page(title, str(error.detail))
         return HTMLResponse(html, status_code=error.status_code, headers=error.headers)
@@ -174,6 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ws.router)
     for router in (
         pages.router,
+        language_routes.router,
         auth_routes.router,
         programme_routes.router,
         set_routes.router,
@@ -245,9 +258,9 @@ async def _keep_collections_small(every_s: float, thaw_minutes: float) -> None:
 
 
 _TITLES = {
-    401: "Please use your personal link",
-    403: "Not your set's room",
-    404: "Not found",
+    401: N_("Please use your personal link"),
+    403: N_("Not your set's room"),
+    404: N_("Not found"),
 }
 
 

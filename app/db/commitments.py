@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from app.db.access import new_id
 from app.db.tables import CommitmentRecord, CommitmentUpdate, Meeting, Membership, Person
 from app.domain.model import Role
+from app.domain.text import N_
 
 MAX_UPDATE = 1000
 
@@ -123,7 +124,7 @@ def post_update(
     """A member's short update on their own open commitment."""
     text = text.strip()
     if not text:
-        raise CommitmentError("Write your update first.")
+        raise CommitmentError(N_("Write your update first."))
     if len(text) > MAX_UPDATE:
         raise CommitmentError(f"Keep an update under {MAX_UPDATE:,} characters.")
     with Session(engine) as session:
@@ -135,11 +136,11 @@ def post_update(
             or meeting.set_id != set_id
             or record.owner_id != person_id
         ):
-            raise CommitmentError("That commitment is not one of yours.")
+            raise CommitmentError(N_("That commitment is not one of yours."))
         if meeting.status != "closed":
-            raise CommitmentError("Updates open once the meeting it was made at has closed.")
+            raise CommitmentError(N_("Updates open once the meeting it was made at has closed."))
         if record.report_status is not None:
-            raise CommitmentError("You have reported back on that commitment already.")
+            raise CommitmentError(N_("You have reported back on that commitment already."))
         update = CommitmentUpdate(
             id=new_id(), commitment_id=record.id, person_id=person_id, text=text, created_at=now
         )

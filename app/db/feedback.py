@@ -13,6 +13,7 @@ from sqlmodel import Session, col, func, select
 
 from app.db.tables import Feedback, Meeting, MeetingEvent, Membership
 from app.domain.model import Role
+from app.domain.text import N_
 
 FEEDBACK_DAYS = 14
 """A member gives or changes their feedback until this many days after the meeting closed."""
@@ -143,7 +144,7 @@ def save_feedback(
     """Give, or change, a member's feedback on a closed meeting."""
     for value in (usefulness, safety, challenge):
         if value not in RATINGS:
-            raise FeedbackError("Each rating is a whole number from 1 to 5.")
+            raise FeedbackError(N_("Each rating is a whole number from 1 to 5."))
     comment = comment.strip()
     if len(comment) > MAX_COMMENT:
         raise FeedbackError(f"Keep your comment under {MAX_COMMENT:,} characters.")
@@ -152,9 +153,11 @@ def save_feedback(
         if meeting is None:
             raise LookupError(meeting_id)
         if not _is_member(session, meeting.set_id, person_id):
-            raise FeedbackError("Feedback is given by the set's members; facilitators give none.")
+            raise FeedbackError(
+                N_("Feedback is given by the set's members; facilitators give none.")
+            )
         if meeting.status != "closed":
-            raise FeedbackError("Feedback opens when the meeting has closed.")
+            raise FeedbackError(N_("Feedback opens when the meeting has closed."))
         if now > closed_at(session, meeting) + FEEDBACK_DAYS * DAY_MS:
             raise FeedbackError(
                 f"Feedback on this meeting closed {FEEDBACK_DAYS} days after the meeting."

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from app.db.access import new_id
 from app.db.tables import LearningLogEntry, Meeting
+from app.domain.text import N_
 
 MAX_ENTRY = 5000
 
@@ -51,7 +52,7 @@ def meetings_of(engine: Engine, *, set_id: str) -> list[MeetingChoice]:
 def _text(text: str) -> str:
     text = text.strip()
     if not text:
-        raise LogError("Write something to keep.")
+        raise LogError(N_("Write something to keep."))
     if len(text) > MAX_ENTRY:
         raise LogError(f"Keep an entry under {MAX_ENTRY:,} characters.")
     return text
@@ -62,7 +63,7 @@ def _meeting(session: Session, set_id: str, meeting_id: str) -> str | None:
         return None
     meeting = session.get(Meeting, meeting_id)
     if meeting is None or meeting.set_id != set_id:
-        raise LogError("Choose one of this set's meetings, or none.")
+        raise LogError(N_("Choose one of this set's meetings, or none."))
     return meeting.id
 
 
@@ -90,7 +91,7 @@ def _own(session: Session, set_id: str, person_id: str, entry_id: str) -> Learni
     answer as for no entry at all, so nothing is learned about it)."""
     entry = session.get(LearningLogEntry, entry_id) if entry_id else None
     if entry is None or entry.person_id != person_id or entry.set_id != set_id:
-        raise LogError("That entry is not in your log.")
+        raise LogError(N_("That entry is not in your log."))
     return entry
 
 

@@ -28,6 +28,7 @@ from app.domain.model import (
     turn_record_of,
 )
 from app.domain.templates import DEFAULT_TEMPLATE, PhaseSpec, phases_from, template_from_json
+from app.domain.text import N_
 from app.domain.views import summary
 
 TITLE_LENGTH = 200
@@ -136,7 +137,7 @@ def create_meeting(
         if rota_person_id is not None and not any(
             p.id == rota_person_id and p.role is Role.MEMBER for p in people
         ):
-            raise ValueError("The rota names someone who is not a member of this set.")
+            raise ValueError(N_("The rota names someone who is not a member of this set."))
         count = session.exec(
             select(func.count()).select_from(Meeting).where(Meeting.set_id == set_id)
         ).one()

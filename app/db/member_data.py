@@ -61,6 +61,7 @@ from app.db.tables import (
 )
 from app.domain.engine import replay
 from app.domain.model import Role
+from app.domain.text import N_
 
 FORMAT = "setroom-member-data/1"
 
@@ -289,12 +290,12 @@ def erase(
                 "programmes' leads too."
             )
         if session.exec(select(ProgrammeLead).where(ProgrammeLead.person_id == person_id)).first():
-            raise AdminError("They lead a programme: a lead's account cannot be erased here.")
+            raise AdminError(N_("They lead a programme: a lead's account cannot be erased here."))
         meeting_ids = list(session.exec(select(Meeting.id).where(col(Meeting.set_id).in_(sets))))
         if session.exec(
             select(Meeting.id).where(col(Meeting.id).in_(meeting_ids), Meeting.status == "live")
         ).first():
-            raise AdminError("A meeting of their set is live: erase them once it has closed.")
+            raise AdminError(N_("A meeting of their set is live: erase them once it has closed."))
         _refuse_if_occupied(session, meeting_ids)
         memberships = session.exec(
             select(Membership).where(Membership.person_id == person_id)

@@ -26,6 +26,7 @@ from app.db.programmes import (
 )
 from app.db.tables import Account, JoinLink, LearningSet, Membership, Organisation, Person
 from app.domain.model import Role
+from app.domain.text import N_
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def set_admin_view(engine: Engine, *, set_id: str, now: int) -> SetAdminView:
     with Session(engine, expire_on_commit=False) as session:
         learning_set = session.get(LearningSet, set_id)
         if learning_set is None:
-            raise AdminError("No such set.")
+            raise AdminError(N_("No such set."))
         rows = session.exec(
             select(Membership, Person, Organisation, Account)
             .join(Person, col(Person.id) == col(Membership.person_id))
@@ -142,7 +143,7 @@ def add_member(
     if email.strip():
         address = normalise_email(email)
         if address is None:
-            raise AdminError("That does not look like an email address.")
+            raise AdminError(N_("That does not look like an email address."))
     row = MemberRow(
         row=0, name=clean_name, email=address, organisation=check_organisation(organisation)
     )
@@ -160,7 +161,7 @@ def import_members(
     with Session(engine) as session:
         learning_set = session.get(LearningSet, set_id)
         if learning_set is None:
-            raise AdminError("No such set.")
+            raise AdminError(N_("No such set."))
         taken = _set_emails(session, set_id)
         for row in rows:
             if row.email is not None and row.email in taken:
@@ -204,10 +205,10 @@ def add_facilitator(engine: Engine, *, set_id: str, email: str) -> str:
     """Make the holder of an existing account a facilitator of the set."""
     address = normalise_email(email)
     if address is None:
-        raise AdminError("That does not look like an email address.")
+        raise AdminError(N_("That does not look like an email address."))
     with Session(engine) as session:
         if session.get(LearningSet, set_id) is None:
-            raise AdminError("No such set.")
+            raise AdminError(N_("No such set."))
         account = session.exec(select(Account).where(Account.email == address)).first()
         if account is None:
             raise AdminError(
@@ -315,7 +316,7 @@ def _membership(session: Session, set_id: str, person_id: str) -> tuple[Membersh
     membership = session.get(Membership, (set_id, person_id))
     person = session.get(Person, person_id)
     if membership is None or person is None:
-        raise AdminError("That person is not in this set.")
+        raise AdminError(N_("That person is not in this set."))
     return membership, person
 
 

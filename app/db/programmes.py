@@ -25,6 +25,7 @@ from app.db.tables import (
     ProgrammeOrganisation,
 )
 from app.domain.model import Role, TurnRecord
+from app.domain.text import N_
 
 MAX_NAME = 200
 MEETINGS = (1, 24)
@@ -140,11 +141,13 @@ def check_ground_rules(raw: str) -> str:
     improvement to the default)."""
     rules = raw.replace("\r\n", "\n").strip()
     if not rules:
-        raise AdminError("The ground rules cannot be empty: members accept them before joining.")
+        raise AdminError(
+            N_("The ground rules cannot be empty: members accept them before joining.")
+        )
     if len(rules) > MAX_GROUND_RULES:
         raise AdminError(f"The ground rules are longer than {MAX_GROUND_RULES:,} characters.")
     if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in rules):
-        raise AdminError("The ground rules contain control characters.")
+        raise AdminError(N_("The ground rules contain control characters."))
     return "" if rules == DEFAULT_GROUND_RULES else rules
 
 
@@ -227,7 +230,7 @@ def add_lead(engine: Engine, *, programme_id: str, email: str) -> str:
     """Make the holder of an existing account a lead of the programme."""
     address = normalise_email(email)
     if address is None:
-        raise AdminError("That does not look like an email address.")
+        raise AdminError(N_("That does not look like an email address."))
     with Session(engine) as session:
         _programme(session, programme_id)
         account = session.exec(select(Account).where(Account.email == address)).first()
@@ -346,7 +349,7 @@ def update_set(engine: Engine, *, set_id: str, settings: SetSettings) -> None:
     with Session(engine) as session:
         learning_set = session.get(LearningSet, set_id)
         if learning_set is None:
-            raise AdminError("No such set.")
+            raise AdminError(N_("No such set."))
         learning_set.name = settings.name
         learning_set.video_link = settings.video_link
         learning_set.anonymous_questions = settings.anonymous_questions
@@ -373,5 +376,5 @@ def _turn_record(settings: SetSettings) -> TurnRecord:
 def _programme(session: Session, programme_id: str) -> Programme:
     programme = session.get(Programme, programme_id)
     if programme is None:
-        raise AdminError("No such programme.")
+        raise AdminError(N_("No such programme."))
     return programme

@@ -42,6 +42,7 @@ from app.db.tables import (
 )
 from app.domain.engine import replay
 from app.domain.model import Role
+from app.domain.text import N_
 from app.domain.views import summary
 
 STATUSES: tuple[str, ...] = ("present", "late", "apologies", "absent")
@@ -240,7 +241,7 @@ def meeting_attendance(engine: Engine, *, meeting_id: str) -> MeetingAttendance:
     with Session(engine) as session:
         meeting = session.get(Meeting, meeting_id)
         if meeting is None:
-            raise AttendanceError("No such meeting.")
+            raise AttendanceError(N_("No such meeting."))
         learning_set = session.get(LearningSet, meeting.set_id)
         assert learning_set is not None
         members = session.exec(
@@ -298,13 +299,13 @@ def correct_attendance(
     or none. Returns how many changed."""
     current = meeting_attendance(engine, meeting_id=meeting_id)
     if not current.taken:
-        raise AttendanceError("Attendance is taken once the meeting has started.")
+        raise AttendanceError(N_("Attendance is taken once the meeting has started."))
     roster = {r.person_id: r for r in current.rows}
     for person_id, status in corrections.items():
         if person_id not in roster:
-            raise AttendanceError("Someone in the form is not a member of this set; reload.")
+            raise AttendanceError(N_("Someone in the form is not a member of this set; reload."))
         if status and status not in STATUSES:
-            raise AttendanceError("Choose present, late, apologies or absent for each member.")
+            raise AttendanceError(N_("Choose present, late, apologies or absent for each member."))
     changed = 0
     with Session(engine) as session:
         for person_id, status in corrections.items():

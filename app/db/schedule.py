@@ -13,6 +13,7 @@ from app.db.meetings import create_meeting, template_for
 from app.db.tables import LearningSet, Meeting, Membership, Organisation, Person, Programme
 from app.domain.model import Role
 from app.domain.templates import DEFAULT_TEMPLATE, PhaseSpec, template_from_json, template_json
+from app.domain.text import N_
 
 WEEK_MS = 7 * 86_400_000
 
@@ -187,7 +188,7 @@ def dates_of(engine: Engine, *, meeting_id: str) -> Dates:
     with Session(engine) as session:
         meeting = session.get(Meeting, meeting_id)
         if meeting is None:
-            raise ScheduleError("No such meeting.")
+            raise ScheduleError(N_("No such meeting."))
         following = _numbered(session, meeting.set_id, meeting.number + 1)
         return Dates(
             scheduled_at=meeting.scheduled_at,
@@ -218,7 +219,7 @@ def save_rota(engine: Engine, *, meeting_id: str, person_id: str | None) -> None
     with Session(engine) as session:
         meeting = session.get(Meeting, meeting_id)
         if meeting is None:
-            raise ScheduleError("No such meeting.")
+            raise ScheduleError(N_("No such meeting."))
         meeting.rota_person_id = person_id
         session.add(meeting)
         session.commit()
@@ -228,7 +229,7 @@ def meeting_set(engine: Engine, *, meeting_id: str) -> str:
     with Session(engine) as session:
         meeting = session.get(Meeting, meeting_id)
         if meeting is None:
-            raise ScheduleError("No such meeting.")
+            raise ScheduleError(N_("No such meeting."))
         return meeting.set_id
 
 
@@ -294,7 +295,7 @@ def accept_rules(engine: Engine, *, set_id: str, person_id: str, now: int) -> No
     with Session(engine) as session:
         membership = session.get(Membership, (set_id, person_id))
         if membership is None:
-            raise ScheduleError("You are not in this set.")
+            raise ScheduleError(N_("You are not in this set."))
         if membership.rules_accepted_at is None:
             membership.rules_accepted_at = now
             session.add(membership)
@@ -325,7 +326,7 @@ def save_ground_rules(engine: Engine, *, set_id: str, text: str, ask_again: bool
 def _set(session: Session, set_id: str) -> LearningSet:
     learning_set = session.get(LearningSet, set_id)
     if learning_set is None:
-        raise ScheduleError("No such set.")
+        raise ScheduleError(N_("No such set."))
     return learning_set
 
 
@@ -338,7 +339,7 @@ def _numbered(session: Session, set_id: str, number: int) -> Meeting | None:
 def _not_started(session: Session, meeting_id: str) -> Meeting:
     meeting = session.get(Meeting, meeting_id)
     if meeting is None:
-        raise ScheduleError("No such meeting.")
+        raise ScheduleError(N_("No such meeting."))
     if meeting.status != "not_started":
         raise ScheduleError(
             f"Meeting {meeting.number} has already started; its date and rota stay as they were."
@@ -350,4 +351,4 @@ def _require_member(engine: Engine, *, set_id: str, person_id: str) -> None:
     with Session(engine) as session:
         membership = session.get(Membership, (set_id, person_id))
     if membership is None or membership.role != Role.MEMBER.value:
-        raise ScheduleError("Choose a member of this set to facilitate, or the facilitator.")
+        raise ScheduleError(N_("Choose a member of this set to facilitate, or the facilitator."))

@@ -62,6 +62,8 @@ class Person(SQLModel, table=True):
     name: str = Field(max_length=200)
     email: str | None = Field(default=None, max_length=320)
     organisation_id: str | None = Field(default=None, foreign_key="organisation.id")
+    language: str | None = Field(default=None, max_length=8)
+    """The language this person chose (app.web.language.LANGUAGES); None: their browser's."""
 
 
 class Membership(SQLModel, table=True):

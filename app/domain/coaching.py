@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pydantic import Field
+
 from app.domain.model import (
     ROUND_KINDS,
     Frozen,
@@ -19,39 +21,84 @@ from app.domain.model import (
     PhaseStatus,
     Stage,
 )
+from app.domain.text import N_
+
+
+class Said(Frozen):
+    """A sentence as an English template with its `{named}` values: the room translates the
+    template into the viewer's language, then fills it (app.web.render)."""
+
+    template: str
+    params: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.template.format(**self.params) if self.params else self.template
+
+
+def say(template: str, **params: str) -> Said:
+    return Said(template=template, params=params)
+
+
+NOTHING = Said(template="")
 
 
 class Coaching(Frozen):
-    script: str
+    said_script: Said = NOTHING
     """What the facilitator might say now."""
-    next_step: str
+    said_next: Said = NOTHING
     """The suggested next step, in a sentence."""
     command: dict[str, str] | None = None
     """The command the step's button sends (its "type" and fields), or None when the step is
     done elsewhere (a form in the room)."""
-    label: str = ""
+    said_label: Said = NOTHING
     """The button's label."""
+
+    @property
+    def script(self) -> str:
+        return self.said_script.text
+
+    @property
+    def next_step(self) -> str:
+        return self.said_next.text
+
+    @property
+    def label(self) -> str:
+        return self.said_label.text
 
 
 ROUND_SCRIPTS: dict[PhaseKind, str] = {
-    PhaseKind.CHECK_IN: "Invite each person in turn: how are you arriving today? Keep it short, "
-    "and no discussion yet.",
-    PhaseKind.REPORT_BACK: "Ask each member how their commitments went and what they learned. "
-    "The set may ask questions; no judging.",
-    PhaseKind.PROCESS_REVIEW: "Ask each person in turn: how did we work as a set today? What "
-    "helped, what could we do better?",
-    PhaseKind.CHECK_OUT: "Invite each person in turn to say one thought they leave with.",
+    PhaseKind.CHECK_IN: N_(
+        "Invite each person in turn: how are you arriving today? Keep it short, "
+        "and no discussion yet."
+    ),
+    PhaseKind.REPORT_BACK: N_(
+        "Ask each member how their commitments went and what they learned. "
+        "The set may ask questions; no judging."
+    ),
+    PhaseKind.PROCESS_REVIEW: N_(
+        "Ask each person in turn: how did we work as a set today? What "
+        "helped, what could we do better?"
+    ),
+    PhaseKind.CHECK_OUT: N_("Invite each person in turn to say one thought they leave with."),
 }
 
 STAGE_SCRIPTS: dict[Stage, str] = {
-    Stage.PRESENT: "Invite {p} to present their issue. Everyone else listens without interrupting.",
-    Stage.QUESTIONS: "Questions only, no advice. Call on raised hands in turn. If someone offers "
-    "advice, flag it and ask them to put it as a question. Look at which GROW stages (goal, "
-    "reality, options, will) the questions have covered.",
-    Stage.REFLECTION: "Invite {p} to reflect on what they heard. Others speak only if {p} "
-    "invites them.",
-    Stage.COMMITMENT: "Help {p} shape a commitment: what they will do, by when, how they will "
-    "know, and what support they want from the set.",
+    Stage.PRESENT: N_(
+        "Invite {p} to present their issue. Everyone else listens without interrupting."
+    ),
+    Stage.QUESTIONS: N_(
+        "Questions only, no advice. Call on raised hands in turn. If someone offers "
+        "advice, flag it and ask them to put it as a question. Look at which GROW stages (goal, "
+        "reality, options, will) the questions have covered."
+    ),
+    Stage.REFLECTION: N_(
+        "Invite {p} to reflect on what they heard. Others speak only if {p} invites them."
+    ),
+    Stage.COMMITMENT: N_(
+        "Help {p} shape a commitment: what they will do, by when, how they will "
+        "know, and what support they want from the set."
+    ),
 }
 
 
@@ -61,12 +108,14 @@ def coach(state: MeetingState) -> Coaching | None:
         return None
     if state.status is MeetingStatus.NOT_STARTED:
         return Coaching(
-            script="Welcome everyone, check that the call works, and remind the set of its "
-            "ground rules: what is said here stays here, and we ask questions rather than "
-            "give advice.",
-            next_step="When everyone is here, start the meeting.",
+            said_script=say(
+                "Welcome everyone, check that the call works, and remind the set of its "
+                "ground rules: what is said here stays here, and we ask questions rather than "
+                "give advice."
+            ),
+            said_next=say("When everyone is here, start the meeting."),
             command={"type": "start_meeting"},
-            label="Start the meeting",
+            said_label=say("Start the meeting"),
         )
     phase = state.phase
     if phase is None:
@@ -83,79 +132,92 @@ def coach(state: MeetingState) -> Coaching | None:
     )
     move_on = (
         Coaching(
-            script="",
-            next_step=f"Move on to {next_phase.title}.",
+            said_next=say("Move on to {phase}.", phase=next_phase.title),
             command={"type": "next_phase", "from_phase": phase.id},
-            label=f"Next phase: {next_phase.title}",
+            said_label=say("Next phase: {phase}", phase=next_phase.title),
         )
         if next_phase is not None
         else None
     )
 
     if phase.kind in ROUND_KINDS:
-        script = ROUND_SCRIPTS[phase.kind]
+        script = say(ROUND_SCRIPTS[phase.kind])
         if state.order and state.turn_index < len(state.order):
             following = state.turn_index + 1
             who = name(state.speaker)
             if following < len(state.order):
                 after = name(state.order[following])
                 step = (
-                    f"Time is up: thank {who} and invite {after}."
+                    say("Time is up: thank {who} and invite {after}.", who=who, after=after)
                     if elapsed
-                    else f"When {who} has finished, invite {after}."
+                    else say("When {who} has finished, invite {after}.", who=who, after=after)
                 )
-                label = f"Next speaker: {after}"
+                label = say("Next speaker: {after}", after=after)
             else:
                 step = (
-                    f"Time is up: thank {who}; the round is then complete."
+                    say("Time is up: thank {who}; the round is then complete.", who=who)
                     if elapsed
-                    else f"When {who} has finished, end the round."
+                    else say("When {who} has finished, end the round.", who=who)
                 )
-                label = "End the round"
+                label = say("End the round")
             return Coaching(
-                script=script,
-                next_step=step,
+                said_script=script,
+                said_next=step,
                 command={"type": "next_speaker", "from_speaker": state.speaker or ""},
-                label=label,
+                said_label=label,
             )
         if move_on is not None:
             return move_on.model_copy(
-                update={"script": script, "next_step": "Everyone has spoken. " + move_on.next_step}
+                update={
+                    "said_script": script,
+                    "said_next": say(
+                        "Everyone has spoken. Move on to {phase}.",
+                        **move_on.said_next.params,
+                    ),
+                }
             )
-        return Coaching(script=script, next_step="Everyone has spoken.")
+        return Coaching(said_script=script, said_next=say("Everyone has spoken."))
 
     if phase.kind is PhaseKind.BIDDING:
-        script = (
+        script = say(
             "Invite bids: who would like time today, how many minutes, and their issue in one "
             "line. Allot slots so that the plan fits the time left."
         )
         if not state.slots:
-            return Coaching(script=script, next_step="Allot time to those who bid (below).")
+            return Coaching(
+                said_script=script, said_next=say("Allot time to those who bid (below).")
+            )
         if move_on is not None:
             return move_on.model_copy(
                 update={
-                    "script": script,
-                    "next_step": "When the plan is agreed, move on to the presenters' turns.",
+                    "said_script": script,
+                    "said_next": say("When the plan is agreed, move on to the presenters' turns."),
                 }
             )
-        return Coaching(script=script, next_step="When the plan is agreed, move on.")
+        return Coaching(said_script=script, said_next=say("When the plan is agreed, move on."))
 
     if phase.kind is PhaseKind.TURNS:
         return _turn(state, name, elapsed, move_on)
 
     if phase.kind is PhaseKind.CLOSE:
         return Coaching(
-            script="Thank everyone, remind them of the next meeting's date and of their "
-            "commitments, and close the meeting.",
-            next_step="Close the meeting: everyone then sees the summary.",
+            said_script=say(
+                "Thank everyone, remind them of the next meeting's date and of their "
+                "commitments, and close the meeting."
+            ),
+            said_next=say("Close the meeting: everyone then sees the summary."),
             command={"type": "close_meeting"},
-            label="Close the meeting",
+            said_label=say("Close the meeting"),
         )
 
-    script = f"Run {phase.title}." + (" Time is up." if elapsed else "")
+    script = (
+        say("Run {phase}. Time is up.", phase=phase.title)
+        if elapsed
+        else say("Run {phase}.", phase=phase.title)
+    )
     if move_on is not None:
-        return move_on.model_copy(update={"script": script})
-    return Coaching(script=script, next_step="Move on when you are ready.")
+        return move_on.model_copy(update={"said_script": script})
+    return Coaching(said_script=script, said_next=say("Move on when you are ready."))
 
 
 def _turn(
@@ -173,68 +235,78 @@ def _turn(
         if state.slots and index < len(state.slots):
             first = name(state.slots[index].member)
             return Coaching(
-                script="Between turns. Check the next presenter is ready.",
-                next_step=f"Start {first}'s turn.",
+                said_script=say("Between turns. Check the next presenter is ready."),
+                said_next=say("Start {p}'s turn.", p=first),
                 command=next_stage,
-                label=f"Start turn: {first}",
+                said_label=say("Start turn: {p}", p=first),
             )
+        done = say("Every presenter has had their turn.")
         if move_on is not None:
-            return move_on.model_copy(update={"script": "Every presenter has had their turn."})
-        return Coaching(script="Every presenter has had their turn.", next_step="Move on.")
-    script = STAGE_SCRIPTS[state.stage].format(p=p)
+            return move_on.model_copy(update={"said_script": done})
+        return Coaching(said_script=done, said_next=say("Move on."))
+    script = say(STAGE_SCRIPTS[state.stage], p=p)
     if state.stage is Stage.PRESENT:
         step = (
-            f"Time is up: thank {p} and open the questions."
+            say("Time is up: thank {p} and open the questions.", p=p)
             if elapsed
-            else f"When {p} has finished presenting, open the questions."
+            else say("When {p} has finished presenting, open the questions.", p=p)
         )
         return Coaching(
-            script=script, next_step=step, command=next_stage, label="Next stage: Questions"
+            said_script=script,
+            said_next=step,
+            command=next_stage,
+            said_label=say("Next stage: Questions"),
         )
     if state.stage is Stage.QUESTIONS:
         if state.hands:
             hand = name(state.hands[0])
             return Coaching(
-                script=script,
-                next_step=f"{hand} has a hand up: call on them.",
+                said_script=script,
+                said_next=say("{p} has a hand up: call on them.", p=hand),
                 command={"type": "call_next"},
-                label=f"Call on {hand}",
+                said_label=say("Call on {p}", p=hand),
             )
         step = (
-            "Time is up: invite the presenter to reflect."
+            say("Time is up: invite the presenter to reflect.")
             if elapsed
-            else "When the questions run dry, invite the presenter to reflect."
+            else say("When the questions run dry, invite the presenter to reflect.")
         )
         return Coaching(
-            script=script, next_step=step, command=next_stage, label="Next stage: Reflection"
+            said_script=script,
+            said_next=step,
+            command=next_stage,
+            said_label=say("Next stage: Reflection"),
         )
     if state.stage is Stage.REFLECTION:
         step = (
-            f"Time is up: invite {p} to commit to an action."
+            say("Time is up: invite {p} to commit to an action.", p=p)
             if elapsed
-            else f"When {p} has reflected, invite them to commit to an action."
+            else say("When {p} has reflected, invite them to commit to an action.", p=p)
         )
         return Coaching(
-            script=script, next_step=step, command=next_stage, label="Next stage: Commitment"
+            said_script=script,
+            said_next=step,
+            command=next_stage,
+            said_label=say("Next stage: Commitment"),
         )
     committed = any(x.owner == presenter for x in state.commitments)
     if not committed:
         return Coaching(
-            script=script,
-            next_step=f"Once {p} has a commitment, record it below.",
+            said_script=script,
+            said_next=say("Once {p} has a commitment, record it below.", p=p),
         )
     following = state.presenter_index + 1
     if following < len(state.slots):
         nxt = name(state.slots[following].member)
         return Coaching(
-            script=script,
-            next_step=f"Thank {p}, and move on to {nxt}'s turn.",
+            said_script=script,
+            said_next=say("Thank {p}, and move on to {next}'s turn.", p=p, next=nxt),
             command=next_stage,
-            label=f"Next presenter: {nxt}",
+            said_label=say("Next presenter: {next}", next=nxt),
         )
     return Coaching(
-        script=script,
-        next_step=f"Thank {p}: that was the last turn.",
+        said_script=script,
+        said_next=say("Thank {p}: that was the last turn.", p=p),
         command=next_stage,
-        label="Finish the turns",
+        said_label=say("Finish the turns"),
     )

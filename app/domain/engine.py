@@ -41,7 +41,7 @@ from app.domain.model import (
     Stage,
     Timer,
 )
-from app.domain.questions import prompt_for, read
+from app.domain.questions import prompt_template, read
 
 MAX_PHASES = 30
 MAX_QUESTIONS = 2000
@@ -177,7 +177,7 @@ def _require_kind(state: MeetingState, *kinds: PhaseKind) -> Phase:
     phase = state.phase
     if phase is None or phase.kind not in kinds:
         names = " or ".join(k.value.replace("_", " ") for k in kinds)
-        raise NotNow(f"This can only be done during {names}.")
+        raise NotNow("This can only be done during {phases}.", phases=names)
     return phase
 
 
@@ -186,7 +186,7 @@ def _member(state: MeetingState, participant: str) -> Participant:
     if person is None:
         raise NotFound("No such person in this meeting.")
     if person.role is not Role.MEMBER:
-        raise Invalid(f"{person.name} is a facilitator, not a member.")
+        raise Invalid("{name} is a facilitator, not a member.", name=person.name)
     return person
 
 
@@ -339,7 +339,7 @@ def _add_phase(state: MeetingState, cmd: c.AddPhase, actor: Actor, now: int) -> 
     if cmd.kind is PhaseKind.CLOSE:
         raise Invalid("A meeting has one close phase already.")
     if len(state.phases) >= MAX_PHASES:
-        raise Invalid(f"A meeting holds at most {MAX_PHASES} phases.")
+        raise Invalid("A meeting holds at most {count} phases.", count=MAX_PHASES)
     at = len(state.phases) - 1 if cmd.at_index is None else cmd.at_index
     _insertable(state, at)
     phase = Phase(id=f"x{state.seq + 1}", kind=cmd.kind, title=cmd.title, minutes=cmd.minutes)
@@ -622,7 +622,7 @@ def _ask_question(state: MeetingState, cmd: c.AskQuestion, actor: Actor, now: in
     if not cmd.confirmed:
         reading = read(cmd.text)
         if not reading.is_question:
-            raise NotAQuestion(prompt_for(reading))
+            raise NotAQuestion(prompt_template(reading), marker=reading.marker)
     question = Question(
         id=f"q{state.seq + 1}",
         presenter=presenter,
@@ -663,7 +663,7 @@ def _save_note(state: MeetingState, cmd: c.SaveNote, actor: Actor, now: int) -> 
     if owner != state.presenter:
         raise Forbidden("Only the presenter keeps notes on their turn.")
     if sum(1 for n in state.notes if n.owner == owner) >= MAX_NOTES_EACH:
-        raise Invalid(f"A presenter keeps at most {MAX_NOTES_EACH} notes a meeting.")
+        raise Invalid("A presenter keeps at most {count} notes a meeting.", count=MAX_NOTES_EACH)
     note = Note(id=f"n{state.seq + 1}", owner=owner, text=cmd.text, at=now)
     return [e.NoteSaved(owner=owner, note=note)]
 
@@ -697,7 +697,9 @@ def _save_commitment(state: MeetingState, cmd: c.SaveCommitment, actor: Actor, n
         if actor.participant != owner:
             _require_controller(state, actor)
         if sum(1 for x in state.commitments if x.owner == owner) >= MAX_COMMITMENTS_EACH:
-            raise Invalid(f"A presenter makes at most {MAX_COMMITMENTS_EACH} commitments.")
+            raise Invalid(
+                "A presenter makes at most {count} commitments.", count=MAX_COMMITMENTS_EACH
+            )
         commitment_id = f"c{state.seq + 1}"
     else:
         existing = next((x for x in state.commitments if x.id == cmd.commitment_id), None)
@@ -749,7 +751,9 @@ def _carried(
             commitment=existing.model_copy(update={"what": next_step, "at": now})
         )
     if sum(1 for x in state.commitments if x.owner == owner) >= MAX_COMMITMENTS_EACH:
-        raise Invalid(f"A member makes at most {MAX_COMMITMENTS_EACH} commitments a meeting.")
+        raise Invalid(
+            "A member makes at most {count} commitments a meeting.", count=MAX_COMMITMENTS_EACH
+        )
     # Two events come of this command: the new id is that of the first, unique in the log.
     commitment = Commitment(
         id=f"c{state.seq + 1}", owner=owner, what=next_step, at=now, carried_from=prior_id
@@ -797,7 +801,9 @@ def _close_meeting(state: MeetingState, cmd: c.CloseMeeting, actor: Actor, now: 
 
 def _lock_meeting(state: MeetingState, cmd: c.LockMeeting, actor: Actor, now: int) -> Events:
     if state.locked == cmd.locked:
-        raise NotNow("The meeting is already locked." if cmd.locked else "It is not locked.")
+        if cmd.locked:
+            raise NotNow("The meeting is already locked.")
+        raise NotNow("It is not locked.")
     if cmd.locked:
         inside = tuple(p.id for p in state.members() if p.id in state.online)
         admitted = (*state.admitted, *(p for p in inside if p not in state.admitted))

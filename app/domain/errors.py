@@ -1,4 +1,9 @@
-"""Named errors of the meeting engine: each carries a code for clients and a sentence for people."""
+"""Named errors of the meeting engine: each carries a code for clients and a sentence for people.
+
+The sentence is English, and also a message of the translation catalogs: the constructors below
+are gettext keywords for extraction (app/web/catalogs.py), and a message with a variable part
+names it `{like_this}` and passes it as a parameter, so the web layer can show the sentence in
+the viewer's language (`template` translated, then filled with `params`)."""
 
 from __future__ import annotations
 
@@ -12,30 +17,33 @@ ErrorCode = Literal[
 class DomainError(Exception):
     """A command the engine refuses. Nothing changes when one is raised."""
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, code: ErrorCode, message: str, **params: str | int) -> None:
+        text = message.format(**params) if params else message
+        super().__init__(text)
         self.code: ErrorCode = code
-        self.message = message
+        self.message = text
+        self.template = message
+        self.params = params
 
 
 class Forbidden(DomainError):
-    def __init__(self, message: str) -> None:
-        super().__init__("forbidden", message)
+    def __init__(self, message: str, **params: str | int) -> None:
+        super().__init__("forbidden", message, **params)
 
 
 class NotNow(DomainError):
-    def __init__(self, message: str) -> None:
-        super().__init__("not_now", message)
+    def __init__(self, message: str, **params: str | int) -> None:
+        super().__init__("not_now", message, **params)
 
 
 class NotFound(DomainError):
-    def __init__(self, message: str) -> None:
-        super().__init__("not_found", message)
+    def __init__(self, message: str, **params: str | int) -> None:
+        super().__init__("not_found", message, **params)
 
 
 class Invalid(DomainError):
-    def __init__(self, message: str) -> None:
-        super().__init__("invalid", message)
+    def __init__(self, message: str, **params: str | int) -> None:
+        super().__init__("invalid", message, **params)
 
 
 class RoomMovedOn(DomainError):
@@ -57,5 +65,5 @@ class NotAQuestion(DomainError):
     room shows the message as a gentle prompt, and the sender may send it as it is (`confirmed`).
     """
 
-    def __init__(self, message: str) -> None:
-        super().__init__("not_a_question", message)
+    def __init__(self, message: str, **params: str | int) -> None:
+        super().__init__("not_a_question", message, **params)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from app.domain.model import GrowStage
+from app.domain.text import N_
 
 ADVICE_MARKERS: tuple[str, ...] = (
     "you should",
@@ -110,10 +111,10 @@ Verdict = Literal["question", "advice", "statement"]
 
 
 GROW_LABELS: dict[GrowStage, str] = {
-    GrowStage.GOAL: "Goal",
-    GrowStage.REALITY: "Reality",
-    GrowStage.OPTIONS: "Options",
-    GrowStage.WILL: "Will",
+    GrowStage.GOAL: N_("Goal"),
+    GrowStage.REALITY: N_("Reality"),
+    GrowStage.OPTIONS: N_("Options"),
+    GrowStage.WILL: N_("Will"),
 }
 
 
@@ -162,14 +163,21 @@ def reads_as_question(text: str) -> bool:
     return read(text).is_question
 
 
+ADVICE_PROMPT = N_(
+    "That sounds like advice (“{marker}…”). In a set we ask questions that help "
+    "the presenter think, rather than suggest answers: could you put it as a question?"
+)
+STATEMENT_PROMPT = N_(
+    "That doesn't read as a question yet. Could you put it as one (what, how, what if…)? "
+    "You can also send it as it is."
+)
+
+
+def prompt_template(reading: Reading) -> str:
+    """The gentle prompt the sender sees before an unconfirmed contribution goes out, as a
+    template of the translation catalogs (`{marker}`: the words that read as advice)."""
+    return ADVICE_PROMPT if reading.verdict == "advice" else STATEMENT_PROMPT
+
+
 def prompt_for(reading: Reading) -> str:
-    """The gentle prompt the sender sees before an unconfirmed contribution goes out."""
-    if reading.verdict == "advice":
-        return (
-            f"That sounds like advice (“{reading.marker}…”). In a set we ask questions that help "
-            "the presenter think, rather than suggest answers: could you put it as a question?"
-        )
-    return (
-        "That doesn't read as a question yet. Could you put it as one (what, how, what if…)? "
-        "You can also send it as it is."
-    )
+    return prompt_template(reading).format(marker=reading.marker)

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints, ValidationError, field_validator
 
 from app.domain.model import Frozen, Phase, PhaseKind
+from app.domain.text import N_
 
 
 class PhaseSpec(Frozen):
@@ -19,9 +20,9 @@ class PhaseSpec(Frozen):
 DEFAULT_TEMPLATE: tuple[PhaseSpec, ...] = (
     PhaseSpec(kind=PhaseKind.CHECK_IN, title="Check-in", minutes=2),
     PhaseSpec(kind=PhaseKind.REPORT_BACK, title="Report-back", minutes=4),
-    PhaseSpec(kind=PhaseKind.BIDDING, title="Bidding for time", minutes=5),
-    PhaseSpec(kind=PhaseKind.TURNS, title="Presenter turns", minutes=0),
-    PhaseSpec(kind=PhaseKind.PROCESS_REVIEW, title="Process review", minutes=1),
+    PhaseSpec(kind=PhaseKind.BIDDING, title=N_("Bidding for time"), minutes=5),
+    PhaseSpec(kind=PhaseKind.TURNS, title=N_("Presenter turns"), minutes=0),
+    PhaseSpec(kind=PhaseKind.PROCESS_REVIEW, title=N_("Process review"), minutes=1),
     PhaseSpec(kind=PhaseKind.CHECK_OUT, title="Check-out", minutes=1),
     PhaseSpec(kind=PhaseKind.CLOSE, title="Close", minutes=0),
 )
@@ -80,7 +81,7 @@ def checked_template(phases: list[dict[str, object]]) -> tuple[PhaseSpec, ...]:
             raise TemplateInvalid(f"A plan holds one “{_ONCE[once]}” phase at most.")
     both = PhaseKind.BIDDING in kinds and PhaseKind.TURNS in kinds
     if both and kinds.index(PhaseKind.BIDDING) > kinds.index(PhaseKind.TURNS):
-        raise TemplateInvalid("Bidding for time comes before the presenter turns it plans.")
+        raise TemplateInvalid(N_("Bidding for time comes before the presenter turns it plans."))
     return tuple(PhaseSpec(kind=p.kind, title=p.title, minutes=p.minutes) for p in stored.phases)
 
 

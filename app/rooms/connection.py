@@ -70,6 +70,8 @@ class Connection:
     role: Role
     mode: Mode
     limit: int = 1000
+    language: str | None = None
+    """The language its HTML is rendered in (app.web.language); None: the renderer's default."""
     queue: SendQueue = field(init=False)
     dropped: bool = False
     close_code: int | None = None

@@ -41,10 +41,18 @@ class RegionRenderer(Protocol):
     """What the hub needs to send HTML: implemented by app.web.render.RoomRenderer."""
 
     def regions(
-        self, state: MeetingState, viewer: str, *, now_ms: int, announce: str = ""
+        self,
+        state: MeetingState,
+        viewer: str,
+        *,
+        now_ms: int,
+        announce: str = "",
+        language: str | None = None,
     ) -> str: ...
 
-    def announcement(self, before: MeetingState | None, after: MeetingState) -> str: ...
+    def announcement(
+        self, before: MeetingState | None, after: MeetingState, *, language: str | None = None
+    ) -> str: ...
 
 
 Kept = tuple[int, str | e.Stamped]
@@ -160,7 +168,9 @@ class Hub:
         state = room.state
         room.connections[conn.id] = conn
         if conn.mode == "html":
-            conn.send(self._renderer.regions(state, conn.participant, now_ms=now))
+            conn.send(
+                self._renderer.regions(state, conn.participant, now_ms=now, language=conn.language)
+            )
             return
         first_kept = room.recent[0][0] if room.recent else state.seq + 1
         if since is not None and 0 <= since <= state.seq and since + 1 >= first_kept:
@@ -244,11 +254,19 @@ class Hub:
         html = [c for c in room.connections.values() if c.mode == "html"]
         if html:
             now = self._clock()
-            announce = self._renderer.announcement(before, state)
+            announced: dict[str | None, str] = {}  # each viewer hears it in their own language
             for conn in html:
                 try:
+                    if conn.language not in announced:
+                        announced[conn.language] = self._renderer.announcement(
+                            before, state, language=conn.language
+                        )
                     regions = self._renderer.regions(
-                        state, conn.participant, now_ms=now, announce=announce
+                        state,
+                        conn.participant,
+                        now_ms=now,
+                        announce=announced[conn.language],
+                        language=conn.language,
                     )
                 except Exception:  # one viewer's broken page must not stop the room
                     log.exception("rendering the room failed; closing that socket")

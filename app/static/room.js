@@ -14,6 +14,19 @@
 (function () {
   "use strict";
 
+  /* Text this script writes, in the page's language: the server puts the translations of
+     SCRIPT_TEXT (app/web/render.py) on <body data-ui-text>; English is the fallback. */
+  var UI_TEXT = (function () {
+    try {
+      return JSON.parse(document.body.getAttribute("data-ui-text") || "{}");
+    } catch (e) {
+      return {};
+    }
+  })();
+  function tr(text) {
+    return UI_TEXT[text] || text;
+  }
+
   var TICK_MS = 250;
   var WARN_MS = 60000;
   var RECONNECTING = [1006, 1011, 1012, 1013]; // the codes htmx's ws extension retries on
@@ -83,13 +96,13 @@
       var clock = t.querySelector("[data-timer-clock]");
       var label = t.querySelector("[data-timer-label]");
       if (clock) clock.textContent = mmss(left);
-      if (label) label.textContent = up ? "Time's up" : warn ? "Under a minute left" : "of " + mmss(duration);
+      if (label) label.textContent = up ? tr("Time's up") : warn ? tr("Under a minute left") : tr("of {duration}").replace("{duration}", mmss(duration));
       t.classList.toggle("timer--warn", warn);
       t.classList.toggle("timer--elapsed", up);
       t.classList.toggle("timer--running", !up);
       if (lastLeft !== null) {
-        if (lastLeft > WARN_MS && left <= WARN_MS && !up) announce("One minute left");
-        if (lastLeft > 0 && up) announce("Time's up");
+        if (lastLeft > WARN_MS && left <= WARN_MS && !up) announce(tr("One minute left"));
+        if (lastLeft > 0 && up) announce(tr("Time's up"));
       }
       lastLeft = left;
     } else {
@@ -114,11 +127,11 @@
 
   /* Connection indicator */
 
-  var CONN_TEXT = { connecting: "Connecting…", open: "Connected", lost: "Reconnecting…", closed: "Disconnected: reload to rejoin" };
+  var CONN_TEXT = { connecting: tr("Connecting…"), open: tr("Connected"), lost: tr("Reconnecting…"), closed: tr("Disconnected: reload to rejoin") };
   var BANNER_TEXT = {
-    lost: "Connection lost. Reconnecting…",
-    closed: "Disconnected. Reload the page to rejoin.",
-    replaced: "This room is open in other windows, so this one stopped. Reload the page to use it here."
+    lost: tr("Connection lost. Reconnecting…"),
+    closed: tr("Disconnected. Reload the page to rejoin."),
+    replaced: tr("This room is open in other windows, so this one stopped. Reload the page to use it here.")
   };
   var closedBy = null; // the close code that ended the connection for good
 
@@ -167,7 +180,7 @@
     conn = state;
     showConn();
     showBanner(); // says "lost" and "closed" itself, being a live region
-    if (state === "open" && (was === "lost" || was === "closed")) announce("Reconnected");
+    if (state === "open" && (was === "lost" || was === "closed")) announce(tr("Reconnected"));
   }
 
   /* Focus and <details> across swaps */

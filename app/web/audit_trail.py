@@ -59,6 +59,7 @@ NOT_AUDITED: dict[tuple[str, str], str] = {
     ("POST", "/logout"): "signing out is not an action on a set",
     ("POST", "/password/forgot"): "an account's own step",
     ("POST", "/password/reset/{token}"): "an account's own step",
+    ("POST", "/language"): "a person's own preference, not an action on a set",
 }
 """Routes that change something and are not in AUDITED, and why."""
 

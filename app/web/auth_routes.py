@@ -15,6 +15,7 @@ from app.db import access
 from app.db.homes import home_of
 from app.web.deps import COOKIE, ServicesDep, now_ms
 from app.web.guard import AccountHolder, Anyone
+from app.web.language import N_
 
 router = APIRouter()
 
@@ -34,7 +35,7 @@ def _page(
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(_: Anyone, services: ServicesDep, reset: str = "") -> Response:
-    notice = "Your new password is saved: sign in with it." if reset else ""
+    notice = N_("Your new password is saved: sign in with it.") if reset else ""
     return _page(services, "login.html", signed_in=False, notice=notice)
 
 
@@ -56,7 +57,7 @@ def login(
             429,
             signed_in=False,
             email=email,
-            error="Too many attempts. Wait a minute, then try again.",
+            error=N_("Too many attempts. Wait a minute, then try again."),
         )
     person_id = accounts.authenticate(services.engine, email, password)
     if person_id is None:
@@ -66,7 +67,7 @@ def login(
             400,
             signed_in=False,
             email=email,
-            error="That email and password do not match an account.",
+            error=N_("That email and password do not match an account."),
         )
     secret = accounts.sign_in(
         services.engine, person_id=person_id, now=now_ms(), days=services.settings.session_days
@@ -121,8 +122,10 @@ def reset_form(token: str, _: Anyone, services: ServicesDep) -> Response:
             services,
             "notice.html",
             404,
-            title="This link has expired",
-            message="Reset links work for an hour, once. Ask for a new one from the sign-in page.",
+            title=N_("This link has expired"),
+            message=N_(
+                "Reset links work for an hour, once. Ask for a new one from the sign-in page."
+            ),
         )
     return _page(services, "password_reset.html", signed_in=False)
 
@@ -141,7 +144,7 @@ def reset(
             "password_reset.html",
             400,
             signed_in=False,
-            error="The two passwords are not the same.",
+            error=N_("The two passwords are not the same."),
         )
     try:
         accounts.reset_password(services.engine, token, password, now=now_ms())

@@ -12,6 +12,8 @@ from fractions import Fraction
 
 from markupsafe import Markup, escape
 
+from app.web.language import translate
+
 WIDTH = 400
 LABEL_W = 120
 ROW_H = 30
@@ -77,7 +79,15 @@ def bar_chart(name: str, bars: Sequence[Bar], *, target: Fraction | None = None)
             f'<line x1="{x:.1f}" y1="{top - 8}" x2="{x:.1f}" y2="{top + len(bars) * ROW_H + 2}"'
             ' class="chart__target"/>'
         )
-        body.append(_text(x, 12, f"target {percent_text(target)}", "chart__target-label", "middle"))
+        body.append(
+            _text(
+                x,
+                12,
+                translate("target {percent}", percent=percent_text(target)),
+                "chart__target-label",
+                "middle",
+            )
+        )
     return _svg(name, height, body)
 
 
@@ -109,7 +119,7 @@ def column_chart(
             f'<line x1="{left}" y1="{y:.1f}" x2="{WIDTH - right}" y2="{y:.1f}"'
             ' class="chart__target"/>'
         )
-        label = f"target {percent_text(target)}"
+        label = translate("target {percent}", percent=percent_text(target))
         body.append(_text(WIDTH - right, y - 4, label, "chart__target-label", "end"))
     return _svg(name, height, body)
 

@@ -32,6 +32,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.domain.text import N_
+
 FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"
 PRE_SESSION_COOKIE = "setroom_csrf"
@@ -39,7 +41,7 @@ SECURE_PRE_SESSION_COOKIE = "__Host-setroom_csrf"
 """Over HTTPS the pre-session cookie takes the __Host- prefix: a browser accepts it only from
 this very host, secure and for the whole site, so a sibling subdomain cannot plant one."""
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-REFUSED = (
+REFUSED = N_(
     "This form was not sent from a Setroom page (or the page is out of date, for instance "
     "because you signed in or out in another tab). Nothing was changed: go back, reload the "
     "page and try again."
@@ -48,7 +50,7 @@ _PURPOSE = b"setroom csrf token v1"
 
 
 class CsrfRefused(HTTPException):
-    title = "This form has expired"
+    title = N_("This form has expired")
 
     def __init__(self) -> None:
         super().__init__(status_code=403, detail=REFUSED)

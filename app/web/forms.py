@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from app.db.programmes import AdminError
 from app.web.deps import Services
+from app.web.language import gettext, translate
 
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
@@ -23,7 +24,7 @@ def page(services: Services, template: str, status: int = 200, **context: object
 def whole_number(raw: str, *, what: str) -> int:
     text = raw.strip()
     if not (text.isascii() and text.isdigit()) or len(text) > 6:
-        raise AdminError(f"{what} must be a whole number.")
+        raise AdminError(translate("{what} must be a whole number.", what=gettext(what)))
     return int(text)
 
 
@@ -32,4 +33,4 @@ def yes_no(raw: str, *, what: str) -> bool:
         return True
     if raw == "no":
         return False
-    raise AdminError(f"Choose yes or no for {what}.")
+    raise AdminError(translate("Choose yes or no for {what}.", what=gettext(what)))

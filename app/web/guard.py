@@ -14,13 +14,14 @@ from starlette.websockets import WebSocket
 from app.auth.principal import Principal, Target, load_principal, resolve_target
 from app.auth.rules import Access, allows
 from app.web.deps import COOKIE, ServicesDep
+from app.web.language import N_
 
 CLOSE_POLICY = 1008
 
 _REFUSALS = {
-    401: "Please sign in, or open your personal join link.",
-    403: "This is not open to you.",
-    404: "Not found.",
+    401: N_("Please sign in, or open your personal join link."),
+    403: N_("This is not open to you."),
+    404: N_("Not found."),
 }
 
 

@@ -22,6 +22,7 @@ from app.db.tables import LearningSet, Person
 from app.web.deps import ServicesDep, now_ms
 from app.web.forms import NO_STORE, page
 from app.web.guard import ProgrammeLead, SetParticipant
+from app.web.language import N_
 
 router = APIRouter()
 
@@ -59,7 +60,7 @@ def _subject(
         learning_set = session.get(LearningSet, set_id)
         known = member_data.known_sets(session, person_id)
         if person is None or learning_set is None or set_id not in known:
-            raise HTTPException(status_code=404, detail="That person was never in this set.")
+            raise HTTPException(status_code=404, detail=N_("That person was never in this set."))
         programme_id = learning_set.programme_id
         sets = known & member_data.sets_of_programme(session, programme_id)
     return person.name, programme_id, sets

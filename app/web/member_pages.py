@@ -25,6 +25,7 @@ from app.db.meetings import current_meeting
 from app.web.deps import ServicesDep, now_ms
 from app.web.forms import page
 from app.web.guard import SetParticipant
+from app.web.language import N_
 from app.web.render import REPORT_LABELS
 
 router = APIRouter()
@@ -34,14 +35,19 @@ Short = Annotated[str, Form(max_length=64)]
 
 STATUS_LABELS: dict[str, str] = {s.value: label for s, label in REPORT_LABELS.items()}
 RATING_QUESTIONS = (
-    ("usefulness", "How useful was this meeting to you?", "Not useful", "Very useful"),
-    ("safety", "How safe did you feel to speak openly?", "Not safe", "Very safe"),
-    ("challenge", "How well did the set challenge you?", "No challenge", "Real challenge"),
+    ("usefulness", N_("How useful was this meeting to you?"), N_("Not useful"), N_("Very useful")),
+    ("safety", N_("How safe did you feel to speak openly?"), N_("Not safe"), N_("Very safe")),
+    (
+        "challenge",
+        N_("How well did the set challenge you?"),
+        N_("No challenge"),
+        N_("Real challenge"),
+    ),
 )
 LOG_NOTICES = {
-    "added": "Kept in your log.",
-    "edited": "Entry saved.",
-    "deleted": "Entry deleted.",
+    "added": N_("Kept in your log."),
+    "edited": N_("Entry saved."),
+    "deleted": N_("Entry deleted."),
 }
 
 
@@ -166,7 +172,7 @@ def _commitments_page(
 def feedback_page(
     meeting_id: str, who: SetParticipant, services: ServicesDep, saved: str = ""
 ) -> Response:
-    notice = "Thank you: your feedback is saved." if saved else ""
+    notice = N_("Thank you: your feedback is saved.") if saved else ""
     return _feedback_page(services, who, meeting_id, notice=notice)
 
 
@@ -319,7 +325,7 @@ async def change_log(
             )
             done = "deleted"
         else:
-            raise LogError("Unknown action.")
+            raise LogError(N_("Unknown action."))
     except LogError as error:
         editing = entry_id if action == "edit" else ""
         return _log_page(

@@ -12,6 +12,7 @@ from app.db.meetings import current_meeting
 from app.web import set_meetings
 from app.web.deps import COOKIE, ServicesDep, now_ms
 from app.web.guard import Anyone, SetParticipant
+from app.web.language import N_
 
 router = APIRouter()
 
@@ -38,8 +39,10 @@ def join(token: str, _: Anyone, services: ServicesDep) -> Response:
     if redeemed is None:
         raise HTTPException(
             status_code=404,
-            detail="This link is not valid: it may have expired or been replaced. "
-            "Ask your facilitator for a new one.",
+            detail=N_(
+                "This link is not valid: it may have expired or been replaced. "
+                "Ask your facilitator for a new one."
+            ),
         )
     secret, link = redeemed
     meeting = current_meeting(services.engine, link.set_id)
@@ -71,8 +74,10 @@ async def room_page(meeting_id: str, who: SetParticipant, services: ServicesDep)
             if person is None or not person.active:
                 raise HTTPException(
                     status_code=403,
-                    detail="You joined this set after this meeting was planned; "
-                    "you will be in its next one.",
+                    detail=N_(
+                        "You joined this set after this meeting was planned; "
+                        "you will be in its next one."
+                    ),
                 )
             ws_url = f"/meetings/{meeting_id}/ws"
             if room.state.may_enter(who.person_id):
@@ -82,5 +87,5 @@ async def room_page(meeting_id: str, who: SetParticipant, services: ServicesDep)
             else:  # a locked meeting: nothing of the room until let in
                 html = services.renderer.lobby_page(ws_url=ws_url)
     except LookupError:
-        raise HTTPException(status_code=404, detail="No such meeting.") from None
+        raise HTTPException(status_code=404, detail=N_("No such meeting.")) from None
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})

@@ -14,16 +14,17 @@ from app.db.schedule import DEFAULT_GROUND_RULES
 from app.web.deps import ServicesDep
 from app.web.forms import page, whole_number, yes_no
 from app.web.guard import AccountHolder, ProgrammeLead
+from app.web.language import N_
 
 router = APIRouter()
 
 Text = Annotated[str, Form()]
 
 NOTICES = {
-    "created": "Programme created. Add the organisations taking part, then its sets.",
-    "saved": "Programme saved.",
-    "organisation": "Organisation added.",
-    "lead": "Lead added.",
+    "created": N_("Programme created. Add the organisations taking part, then its sets."),
+    "saved": N_("Programme saved."),
+    "organisation": N_("Organisation added."),
+    "lead": N_("Lead added."),
 }
 
 
@@ -42,10 +43,12 @@ def set_settings_from(values: dict[str, str]) -> SetSettings:
     return SetSettings(
         name=values["name"],
         video_link=values["video_link"],
-        anonymous_questions=yes_no(values["anonymous_questions"], what="anonymous questions"),
-        questions_to_set=yes_no(values["questions_to_set"], what="sharing questions with the set"),
+        anonymous_questions=yes_no(values["anonymous_questions"], what=N_("anonymous questions")),
+        questions_to_set=yes_no(
+            values["questions_to_set"], what=N_("sharing questions with the set")
+        ),
         kept_to_set=yes_no(
-            values.get("kept_to_set") or "no", what="sharing the questions a presenter kept"
+            values.get("kept_to_set") or "no", what=N_("sharing the questions a presenter kept")
         ),
     )
 
@@ -94,9 +97,9 @@ def update_programme(
             services.engine,
             programme_id=programme_id,
             name=name,
-            meetings_planned=whole_number(meetings_planned, what="Meetings planned"),
-            cadence_weeks=whole_number(cadence_weeks, what="The cadence in weeks"),
-            attendance_target=whole_number(attendance_target, what="The attendance target"),
+            meetings_planned=whole_number(meetings_planned, what=N_("Meetings planned")),
+            cadence_weeks=whole_number(cadence_weeks, what=N_("The cadence in weeks")),
+            attendance_target=whole_number(attendance_target, what=N_("The attendance target")),
         )
     except AdminError as error:
         return _programme_page(

@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import jinja2
+from babel.dates import format_datetime
 from markupsafe import Markup
 
 from app.domain import commands as c
 from app.domain.airtime import shares
-from app.domain.coaching import coach
+from app.domain.coaching import Said, coach
 from app.domain.model import (
     ROUND_KINDS,
     STAGE_ORDER,
@@ -35,8 +36,20 @@ from app.domain.model import (
     Timer,
 )
 from app.domain.questions import GROW_LABELS
+from app.domain.templates import DEFAULT_TEMPLATE
 from app.domain.views import summary, view
 from app.web.csrf import TEMPLATE_GLOBALS
+from app.web.language import (
+    LANGUAGES,
+    N_,
+    current,
+    current_path,
+    gettext,
+    ngettext,
+    pgettext,
+    speaking,
+    translate,
+)
 
 ROOM_TEMPLATE = "room.html"
 
@@ -65,46 +78,102 @@ belongs to one sender and stays until their next command (room.js clears it), ra
 wiped by whatever the room broadcasts next."""
 
 STAGE_LABELS: dict[Stage, str] = {
-    Stage.PRESENT: "Present",
-    Stage.QUESTIONS: "Questions",
-    Stage.REFLECTION: "Reflection",
-    Stage.COMMITMENT: "Commitment",
+    Stage.PRESENT: N_("Present"),
+    Stage.QUESTIONS: N_("Questions"),
+    Stage.REFLECTION: N_("Reflection"),
+    Stage.COMMITMENT: N_("Commitment"),
 }
+"""Labels, guidance and the other strings below are marked (N_) here and translated where they
+are shown (`_()` in the templates), in the viewer's language."""
 
 REPORT_LABELS: dict[ReportStatus, str] = {
-    ReportStatus.DONE: "Done",
-    ReportStatus.PARTLY: "Partly done",
-    ReportStatus.NOT_DONE: "Not done",
-    ReportStatus.CHANGED: "Changed",
+    ReportStatus.DONE: N_("Done"),
+    ReportStatus.PARTLY: N_("Partly done"),
+    ReportStatus.NOT_DONE: N_("Not done"),
+    ReportStatus.CHANGED: N_("Changed"),
 }
 
 PHASE_GUIDANCE: dict[PhaseKind, str] = {
-    PhaseKind.CHECK_IN: "Each member in turn: how are you arriving today?",
-    PhaseKind.REPORT_BACK: "Each member reports on last meeting's commitments: what happened, "
-    "and what they learned.",
-    PhaseKind.BIDDING: "Bid for time to present: how many minutes, and your issue in one line.",
-    PhaseKind.PROCESS_REVIEW: "Each member in turn: how did we work as a set today?",
-    PhaseKind.CHECK_OUT: "Each member in turn: one thought to leave with.",
+    PhaseKind.CHECK_IN: N_("Each member in turn: how are you arriving today?"),
+    PhaseKind.REPORT_BACK: N_(
+        "Each member reports on last meeting's commitments: what happened, and what they learned."
+    ),
+    PhaseKind.BIDDING: N_("Bid for time to present: how many minutes, and your issue in one line."),
+    PhaseKind.PROCESS_REVIEW: N_("Each member in turn: how did we work as a set today?"),
+    PhaseKind.CHECK_OUT: N_("Each member in turn: one thought to leave with."),
     PhaseKind.CUSTOM: "",
-    PhaseKind.CLOSE: "The meeting is closing. The facilitator will end it and share the summary.",
+    PhaseKind.CLOSE: N_(
+        "The meeting is closing. The facilitator will end it and share the summary."
+    ),
 }
 
 STAGE_GUIDANCE: dict[Stage, str] = {
-    Stage.PRESENT: "{name} presents their issue. Everyone else listens.",
-    Stage.QUESTIONS: "Questions only, no advice. Raise your hand, or type a question.",
-    Stage.REFLECTION: "{name} reflects on what they heard. Others speak only if invited.",
-    Stage.COMMITMENT: "{name} commits to an action, and the set helps shape it.",
+    Stage.PRESENT: N_("{name} presents their issue. Everyone else listens."),
+    Stage.QUESTIONS: N_("Questions only, no advice. Raise your hand, or type a question."),
+    Stage.REFLECTION: N_("{name} reflects on what they heard. Others speak only if invited."),
+    Stage.COMMITMENT: N_("{name} commits to an action, and the set helps shape it."),
 }
 
 TIMER_CHOICES: tuple[int, ...] = (1, 2, 3, 5, 10, 15, 20, 30)
 """Minutes offered by the facilitator's timer (sent as seconds)."""
 
 ADDABLE_KINDS: tuple[tuple[PhaseKind, str], ...] = (
-    (PhaseKind.CUSTOM, "Open discussion (one timer)"),
-    (PhaseKind.CHECK_IN, "Round: check-in"),
-    (PhaseKind.PROCESS_REVIEW, "Round: process review"),
-    (PhaseKind.CHECK_OUT, "Round: check-out"),
+    (PhaseKind.CUSTOM, N_("Open discussion (one timer)")),
+    (PhaseKind.CHECK_IN, N_("Round: check-in")),
+    (PhaseKind.PROCESS_REVIEW, N_("Round: process review")),
+    (PhaseKind.CHECK_OUT, N_("Round: check-out")),
 )
+
+DEFAULT_TITLES: tuple[str, ...] = (
+    N_("Check-in"),
+    N_("Report-back"),
+    N_("Bidding for time"),
+    N_("Presenter turns"),
+    N_("Process review"),
+    N_("Check-out"),
+    N_("Close"),
+)
+"""The default template's phase titles (app.domain.templates), marked for the catalogs. A
+meeting stores its phase titles as set data, in the language its plan was written in; a title
+still as the default template has it is shown in the viewer's language (`phase_title`), and one
+a facilitator wrote is shown as written."""
+
+SCRIPT_TEXT: tuple[str, ...] = (
+    N_("Time's up"),
+    N_("Under a minute left"),
+    N_("of {duration}"),
+    N_("One minute left"),
+    N_("Connecting…"),
+    N_("Connected"),
+    N_("Reconnecting…"),
+    N_("Disconnected: reload to rejoin"),
+    N_("Connection lost. Reconnecting…"),
+    N_("Disconnected. Reload the page to rejoin."),
+    N_("This room is open in other windows, so this one stopped. Reload the page to use it here."),
+    N_("Reconnected"),
+)
+"""What app/static/room.js writes into the page itself; base.html hands it the translations."""
+
+
+def said(sentence: Said) -> str:
+    """A coaching sentence in the current language; a default phase title inside it too."""
+    params = {
+        key: gettext(value) if key == "phase" and value in _DEFAULT_TITLES else value
+        for key, value in sentence.params.items()
+    }
+    return translate(sentence.template, **params) if sentence.template else ""
+
+
+def script_text() -> dict[str, str]:
+    return {text: gettext(text) for text in SCRIPT_TEXT}
+
+
+_DEFAULT_TITLES = frozenset(spec.title for spec in DEFAULT_TEMPLATE)
+
+
+def phase_title(phase: Phase) -> str:
+    return gettext(phase.title) if phase.title in _DEFAULT_TITLES else phase.title
+
 
 TimerState = Literal["idle", "running", "paused", "elapsed"]
 Presence = Literal["online", "dropped", "absent"]
@@ -137,14 +206,14 @@ class TimerView:
     @property
     def label(self) -> str:
         if self.state == "elapsed":
-            return "Time's up"
+            return gettext("Time's up")
         if self.state == "paused":
-            return "Paused"
+            return gettext("Paused")
         if self.state == "idle":
-            return "No timer running"
+            return gettext("No timer running")
         if self.warn:
-            return "Under a minute left"
-        return f"of {mm_ss(self.duration_ms)}"
+            return gettext("Under a minute left")
+        return translate("of {duration}", duration=mm_ss(self.duration_ms))
 
 
 @dataclass(frozen=True)
@@ -241,7 +310,7 @@ def when(ms: int | None) -> Markup:
     if ms is None:
         return Markup("")
     at = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    text = f"{at:%a} {at.day} {at:%b %Y, %H:%M} UTC"
+    text = format_datetime(at, "EEE d MMM y, HH:mm", tzinfo=UTC, locale=current()) + " UTC"
     return Markup('<time datetime="{}">{}</time>').format(at.isoformat(), text)
 
 
@@ -291,11 +360,27 @@ class RoomRenderer:
         self._env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(templates_dir),
             autoescape=True,
+            extensions=["jinja2.ext.i18n"],
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        # `_()` and `{% trans %}` in the templates: the current language (app.web.language).
+        self._env.policies["ext.i18n.trimmed"] = True
+        self._env.install_gettext_callables(  # type: ignore[attr-defined]
+            gettext, ngettext, newstyle=True, pgettext=pgettext
+        )
+        # `| t`: a message made in Python (a notice, a form's error) in the current language
+        # when the catalogs have it (marked with N_ where it is written), else as it is.
+        self._env.filters["t"] = lambda text: gettext(text) if text else text
+        self._env.filters["tp"] = lambda text, context: pgettext(context, text) if text else text
         self._env.globals.update(
+            LANGUAGES=LANGUAGES,
+            language=current,
+            here=current_path,
+            phase_title=phase_title,
+            script_text=script_text,
+            said=said,
             mm_ss=mm_ss,
             when=when,
             STAGE_LABELS=STAGE_LABELS,
@@ -316,11 +401,21 @@ class RoomRenderer:
         template = self._env.get_template(ROOM_TEMPLATE)
         return template.render(self._context(state, viewer, now_ms=now_ms, ws_url=ws_url))
 
-    def regions(self, state: MeetingState, viewer: str, *, now_ms: int, announce: str = "") -> str:
+    def regions(
+        self,
+        state: MeetingState,
+        viewer: str,
+        *,
+        now_ms: int,
+        announce: str = "",
+        language: str | None = None,
+    ) -> str:
         """Every live region of the room for `viewer`, each a top-level element with a stable id,
-        to be sent over the WebSocket; htmx's ws extension swaps each by id (out-of-band)."""
-        context = self._context(state, viewer, now_ms=now_ms, announce=announce, fragment=True)
-        return "\n".join(self._block(_block_name(region), context) for region in REGIONS)
+        to be sent over the WebSocket; htmx's ws extension swaps each by id (out-of-band). In
+        `language` (the viewer's; the hub renders many viewers in one go), else the current."""
+        with speaking(language or current()):
+            context = self._context(state, viewer, now_ms=now_ms, announce=announce, fragment=True)
+            return "\n".join(self._block(_block_name(region), context) for region in REGIONS)
 
     def welcome_page(self) -> str:
         """The page for someone who arrives without a join link."""
@@ -332,26 +427,31 @@ class RoomRenderer:
 
     @staticmethod
     def lobby_page_region() -> str:
-        return (
-            '<div id="room-lobby" role="status" aria-live="polite"><p>The facilitator has '
-            "locked this meeting. They can see you are here and will let you in shortly.</p></div>"
+        text = gettext(
+            "The facilitator has locked this meeting. "
+            "They can see you are here and will let you in shortly."
         )
+        region = Markup('<div id="room-lobby" role="status" aria-live="polite"><p>{}</p></div>')
+        return region.format(text)
 
     @staticmethod
     def admitted() -> str:
         """The lobby region once let in: room.js then loads the room."""
-        return (
+        return Markup(
             '<div id="room-lobby" role="status" aria-live="polite" data-admitted="true">'
-            "<p>You are in: opening the room…</p></div>"
-        )
+            "<p>{}</p></div>"
+        ).format(gettext("You are in: opening the room…"))
 
     def render(self, template: str, **context: Any) -> str:
         """A page outside the room (sign-in, home, programmes, sets)."""
         return self._env.get_template(template).render(**context)
 
     def notice_page(self, title: str, message: str) -> str:
-        """A plain page that explains a refusal (a bad link, no session, no such meeting)."""
-        return self._env.get_template("notice.html").render(title=title, message=message)
+        """A plain page that explains a refusal (a bad link, no session, no such meeting). The
+        title and message are translated when the catalog has them (marked where raised)."""
+        return self._env.get_template("notice.html").render(
+            title=gettext(title), message=gettext(message)
+        )
 
     def error(self, message: str, *, code: str = "", command: c.AnyCommand | None = None) -> str:
         """The #room-error region holding a message for the sender alone (role=alert). A
@@ -362,10 +462,14 @@ class RoomRenderer:
         )
         return self._block("room_error", {"error": message, "prompt": prompt, "fragment": True})
 
-    def announcement(self, before: MeetingState | None, after: MeetingState) -> str:
+    def announcement(
+        self, before: MeetingState | None, after: MeetingState, *, language: str | None = None
+    ) -> str:
         """A short sentence for screen readers when the phase, speaker, stage or timer state
-        changed ("Phase: Questions. Speaker: Ana Silva."; "Timer paused"; "Time's up"), else ""."""
-        return announcement(before, after)
+        changed ("Phase: Questions. Speaker: Ana Silva."; "Timer paused"; "Time's up"), else "",
+        in `language`, else the current one."""
+        with speaking(language or current()):
+            return announcement(before, after)
 
     # Helpers.
 
@@ -394,7 +498,7 @@ class RoomRenderer:
         slot = v.slots[v.presenter_index] if presenter is not None else None
 
         def name(pid: str | None) -> str:
-            return names.get(pid or "", "Someone")
+            return names.get(pid or "", gettext("Someone"))
 
         up_next: str | None = None
         if kind in ROUND_KINDS and 0 <= v.turn_index + 1 < len(v.order):
@@ -405,24 +509,27 @@ class RoomRenderer:
             if v.stage is None:
                 if v.slots and v.presenter_index < len(v.slots):
                     first = v.slots[max(v.presenter_index, 0)].member
-                    next_stage_label = f"Start turn: {name(first)}"
+                    next_stage_label = translate("Start turn: {name}", name=name(first))
             elif v.stage is Stage.COMMITMENT:
                 following = v.presenter_index + 1
                 next_stage_label = (
-                    f"Next presenter: {name(v.slots[following].member)}"
+                    translate("Next presenter: {name}", name=name(v.slots[following].member))
                     if following < len(v.slots)
-                    else "Finish the turns"
+                    else gettext("Finish the turns")
                 )
             else:
                 stage = STAGE_ORDER[STAGE_ORDER.index(v.stage) + 1]
-                next_stage_label = f"Next stage: {STAGE_LABELS[stage]}"
+                next_stage_label = translate(
+                    "Next stage: {stage}", stage=gettext(STAGE_LABELS[stage])
+                )
 
         guidance = PHASE_GUIDANCE.get(kind, "") if kind else ""
+        guidance = gettext(guidance) if guidance else ""
         if kind is PhaseKind.TURNS:
             guidance = (
-                STAGE_GUIDANCE[v.stage].format(name=name(presenter))
+                translate(STAGE_GUIDANCE[v.stage], name=name(presenter))
                 if v.stage is not None
-                else "Between turns: the next presenter will start soon."
+                else gettext("Between turns: the next presenter will start soon.")
             )
 
         is_facilitator = me is not None and me.role is Role.FACILITATOR
@@ -497,12 +604,12 @@ def _block_name(region: str) -> str:
 def _speaker_sentence(state: MeetingState) -> str:
     person = state.person(state.speaker)
     if person is not None:
-        return f"Speaker: {person.name}."
+        return translate("Speaker: {name}.", name=person.name)
     if state.stage is Stage.QUESTIONS:
-        return "Open for questions."
+        return gettext("Open for questions.")
     phase = state.phase
     if phase is not None and phase.kind in ROUND_KINDS and state.order:
-        return "Round complete."
+        return gettext("Round complete.")
     return ""
 
 
@@ -510,12 +617,12 @@ def announcement(before: MeetingState | None, after: MeetingState) -> str:
     """What changed for a listener: phase, presenter and stage, speaker, else the timer."""
     if after.status is MeetingStatus.CLOSED:
         closed_before = before is not None and before.status is MeetingStatus.CLOSED
-        return "" if closed_before else "The meeting has closed."
+        return "" if closed_before else gettext("The meeting has closed.")
     if after.status is not MeetingStatus.LIVE:
         return ""
     parts: list[str] = []
     if before is not None and before.status is not MeetingStatus.LIVE:
-        parts.append("The meeting has started.")
+        parts.append(gettext("The meeting has started."))
     phase = after.phase
     phase_changed = before is None or before.phase_index != after.phase_index
     turn_changed = before is None or (before.presenter_index, before.stage) != (
@@ -524,14 +631,14 @@ def announcement(before: MeetingState | None, after: MeetingState) -> str:
     )
     speaker_changed = before is None or before.speaker != after.speaker
     if phase_changed and phase is not None:
-        parts.append(f"Phase: {phase.title}.")
+        parts.append(translate("Phase: {title}.", title=phase_title(phase)))
     if (phase_changed or turn_changed) and after.stage is not None:
         presenter = after.person(after.presenter)
         if presenter is not None and (
             phase_changed or before is None or before.presenter != after.presenter
         ):
-            parts.append(f"Presenter: {presenter.name}.")
-        parts.append(f"Stage: {STAGE_LABELS[after.stage]}.")
+            parts.append(translate("Presenter: {name}.", name=presenter.name))
+        parts.append(translate("Stage: {stage}.", stage=gettext(STAGE_LABELS[after.stage])))
     if phase_changed or turn_changed or speaker_changed:
         parts.append(_speaker_sentence(after))
         return " ".join(p for p in parts if p)
@@ -543,28 +650,28 @@ def announcement(before: MeetingState | None, after: MeetingState) -> str:
 def _minutes(ms: int) -> str:
     minutes = round(ms / 60_000)
     if minutes >= 1:
-        return "1 minute" if minutes == 1 else f"{minutes} minutes"
+        return ngettext("%(num)d minute", "%(num)d minutes", minutes) % {"num": minutes}
     seconds = round(ms / 1000)
-    return f"{seconds} seconds"
+    return ngettext("%(num)d second", "%(num)d seconds", seconds) % {"num": seconds}
 
 
 def _timer_sentence(before: Timer, after: Timer) -> str:
     if before == after:
         return ""
     if after.elapsed and not before.elapsed:
-        return "Time's up"
+        return gettext("Time's up")
     if before.running and not after.running and after.remaining_ms > 0:
-        return "Timer paused"
+        return gettext("Timer paused")
     added = after.duration_ms - before.duration_ms
     if added > 0:
         # An extension moves the deadline (or the time left) by exactly what it adds.
         if before.deadline_ms is not None and after.deadline_ms is not None:
             if after.running and after.deadline_ms - before.deadline_ms == added:
-                return f"{_minutes(added)} added"
+                return translate("{time} added", time=_minutes(added))
         elif not after.running and after.remaining_ms - before.remaining_ms == added:
-            return f"{_minutes(added)} added"
+            return translate("{time} added", time=_minutes(added))
     if after.running and not before.running and before.remaining_ms > 0 and added == 0:
-        return "Timer resumed"
+        return gettext("Timer resumed")
     if after.running and before.deadline_ms != after.deadline_ms:
-        return f"Timer started: {_minutes(after.duration_ms)}"
+        return translate("Timer started: {time}", time=_minutes(after.duration_ms))
     return ""

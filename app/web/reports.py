@@ -26,16 +26,17 @@ from app.web import charts
 from app.web.deps import ServicesDep, now_ms
 from app.web.forms import page
 from app.web.guard import ProgrammeLead, SetFacilitator
+from app.web.language import N_, NP_, gettext, translate
 
 router = APIRouter()
 
 STATUS_LABELS = {
-    "present": "Present",
-    "late": "Late",
-    "apologies": "Apologies",
-    "absent": "Absent",
+    "present": NP_("attendance", "Present"),
+    "late": NP_("attendance", "Late"),
+    "apologies": NP_("attendance", "Apologies"),
+    "absent": NP_("attendance", "Absent"),
 }
-REPORT_LABELS = ("Done", "Partly", "Not done", "Changed", "Not yet reported")
+REPORT_LABELS = (N_("Done"), N_("Partly"), N_("Not done"), N_("Changed"), N_("Not yet reported"))
 ZONE = ZoneInfo("Europe/London")
 FIELD = re.compile(r"status_([A-Za-z0-9_.:-]{1,64})")
 
@@ -47,7 +48,7 @@ FIELD = re.compile(r"status_([A-Za-z0-9_.:-]{1,64})")
 def attendance_page(
     meeting_id: str, _: SetFacilitator, services: ServicesDep, saved: str = ""
 ) -> Response:
-    notice = "Attendance saved." if saved else ""
+    notice = N_("Attendance saved.") if saved else ""
     return _attendance_page(services, meeting_id, notice=notice)
 
 
@@ -61,16 +62,16 @@ async def correct_attendance(
     try:
         for key, value in form.multi_items():
             if not isinstance(value, str):
-                raise AttendanceError("The form sends choices only.")
+                raise AttendanceError(N_("The form sends choices only."))
             match = FIELD.fullmatch(key)
             if match is None:
                 continue
             if match.group(1) in corrections:
-                raise AttendanceError("Choose one status for each member.")
+                raise AttendanceError(N_("Choose one status for each member."))
             corrections[match.group(1)] = value
             posted[match.group(1)] = value
         if not corrections:
-            raise AttendanceError("Choose a status for at least one member.")
+            raise AttendanceError(N_("Choose a status for at least one member."))
         await asyncio.to_thread(
             reports.correct_attendance,
             services.engine,
@@ -155,19 +156,23 @@ def _charts(report: ProgrammeReport) -> dict[str, Markup]:
         charts.Bar(
             s.name,
             reports.rate(s.presented, s.members),
-            f"{s.presented} of {s.members}",
+            translate("{count} of {total}", count=s.presented, total=s.members),
         )
         for s in report.sets
     ]
     over_time = report.over_time
-    labels = [f"M{n.number}" for n in over_time]
+    labels = [translate("M{number}", number=n.number) for n in over_time]
     return {
         "attendance": charts.bar_chart(
-            f"Attendance rate by set against the {report.target}% target", by_set, target=target
+            translate("Attendance rate by set against the {target}% target", target=report.target),
+            by_set,
+            target=target,
         ),
         "attendance_over_time": charts.column_chart(
-            f"Attendance rate by meeting number across the sets, against the {report.target}%"
-            " target",
+            translate(
+                "Attendance rate by meeting number across the sets, against the {target}% target",
+                target=report.target,
+            ),
             [
                 charts.Bar(label, n.attendance.rate, "")
                 for label, n in zip(labels, over_time, strict=True)
@@ -175,16 +180,16 @@ def _charts(report: ProgrammeReport) -> dict[str, Markup]:
             target=target,
         ),
         "feedback": charts.line_chart(
-            "Feedback scores by meeting number, average of 1 to 5",
+            gettext("Feedback scores by meeting number, average of 1 to 5"),
             labels,
             [
-                charts.Series("Usefulness", [n.feedback.usefulness for n in over_time]),
-                charts.Series("Safety", [n.feedback.safety for n in over_time]),
-                charts.Series("Challenge", [n.feedback.challenge for n in over_time]),
+                charts.Series(gettext("Usefulness"), [n.feedback.usefulness for n in over_time]),
+                charts.Series(gettext("Safety"), [n.feedback.safety for n in over_time]),
+                charts.Series(gettext("Challenge"), [n.feedback.challenge for n in over_time]),
             ],
         ),
         "commitments": charts.stacked_chart(
-            "Commitments made in each set, by how they were reported back",
+            gettext("Commitments made in each set, by how they were reported back"),
             [
                 charts.Stack(
                     s.name,
@@ -198,16 +203,25 @@ def _charts(report: ProgrammeReport) -> dict[str, Markup]:
                 )
                 for s in report.sets
             ],
-            REPORT_LABELS,
+            [gettext(label) for label in REPORT_LABELS],
         ),
-        "spread": charts.bar_chart("Members who have presented at least once, by set", spread),
+        "spread": charts.bar_chart(
+            gettext("Members who have presented at least once, by set"), spread
+        ),
     }
 
 
 def _set_chart(report: ProgrammeReport, s: SetFigures) -> Markup:
     return charts.column_chart(
-        f"{s.name}: attendance rate at each meeting against the {report.target}% target",
-        [charts.Bar(f"M{m.number}", m.attendance.rate, "") for m in s.meetings],
+        translate(
+            "{name}: attendance rate at each meeting against the {target}% target",
+            name=s.name,
+            target=report.target,
+        ),
+        [
+            charts.Bar(translate("M{number}", number=m.number), m.attendance.rate, "")
+            for m in s.meetings
+        ],
         target=report.target_rate,
         height=150,
     )

@@ -40,6 +40,7 @@ from app.domain.templates import (
 )
 from app.web.deps import ServicesDep, now_ms
 from app.web.guard import SetAdmin, SetFacilitator, SetParticipant
+from app.web.language import N_
 
 router = APIRouter()
 
@@ -62,16 +63,16 @@ DEFAULT_ZONE = ZONES[0]
 
 MIN_DURATION, MAX_DURATION = 15, 720
 
-STATUS_LABELS = {"not_started": "Planned", "live": "Live now", "closed": "Closed"}
+STATUS_LABELS = {"not_started": N_("Planned"), "live": N_("Live now"), "closed": N_("Closed")}
 
 KIND_LABELS: dict[PhaseKind, str] = {
-    PhaseKind.CHECK_IN: "Round: check-in",
-    PhaseKind.REPORT_BACK: "Round: report-back",
-    PhaseKind.BIDDING: "Bidding for time",
-    PhaseKind.TURNS: "Presenter turns",
-    PhaseKind.PROCESS_REVIEW: "Round: process review",
-    PhaseKind.CHECK_OUT: "Round: check-out",
-    PhaseKind.CUSTOM: "Open discussion",
+    PhaseKind.CHECK_IN: N_("Round: check-in"),
+    PhaseKind.REPORT_BACK: N_("Round: report-back"),
+    PhaseKind.BIDDING: N_("Bidding for time"),
+    PhaseKind.TURNS: N_("Presenter turns"),
+    PhaseKind.PROCESS_REVIEW: N_("Round: process review"),
+    PhaseKind.CHECK_OUT: N_("Round: check-out"),
+    PhaseKind.CUSTOM: N_("Open discussion"),
 }
 
 KIND_TITLES: dict[PhaseKind, str] = {
@@ -110,7 +111,7 @@ async def schedule_next(
         at, minutes = _when(day, start, duration, zone)
         rota_person = rota or None
         if rota_person is not None and set_id not in who.facilitates:
-            raise ScheduleError("Only a facilitator of the set chooses who facilitates.")
+            raise ScheduleError(N_("Only a facilitator of the set chooses who facilitates."))
         meeting_id = await asyncio.to_thread(
             schedule.schedule_meeting,
             services.engine,
@@ -183,7 +184,7 @@ async def _record(services: ServicesDep, meeting_id: str, command: c.Reschedule)
     except DomainError as refused:
         raise ScheduleError(refused.message) from None
     except LookupError:
-        raise ScheduleError("This meeting's log cannot be read; try again.") from None
+        raise ScheduleError(N_("This meeting's log cannot be read; try again.")) from None
 
 
 @router.post("/meetings/{meeting_id}/rota", response_class=HTMLResponse)
@@ -213,7 +214,7 @@ async def set_rota(
         except DomainError as refused:
             raise ScheduleError(refused.message) from None
         except LookupError:
-            raise ScheduleError("This meeting's log cannot be read; try again.") from None
+            raise ScheduleError(N_("This meeting's log cannot be read; try again.")) from None
         await asyncio.to_thread(schedule.save_rota, engine, meeting_id=meeting_id, person_id=person)
     except ScheduleError as error:
         return _schedule_page(
@@ -296,7 +297,7 @@ def build_calendar(data: SetSchedule, *, public_url: str, now: int) -> bytes:
 @router.get("/sets/{set_id}/template", response_class=HTMLResponse)
 def template_page(set_id: str, who: SetAdmin, services: ServicesDep, saved: str = "") -> Response:
     template, source = schedule.set_template(services.engine, set_id=set_id)
-    notice = "Saved. The next meeting you schedule follows this plan." if saved else ""
+    notice = N_("Saved. The next meeting you schedule follows this plan.") if saved else ""
     return _template_page(services, who, set_id, template, source, notice=notice)
 
 
@@ -351,28 +352,28 @@ def _edited(
     verb, _, index_text = action.partition(":")
     if verb in ("up", "down", "remove"):
         if not index_text.isdigit() or int(index_text) >= len(rows):
-            raise TemplateInvalid("That phase is not in the plan any more; look again.")
+            raise TemplateInvalid(N_("That phase is not in the plan any more; look again."))
         i = int(index_text)
         if verb == "remove":
             rows.pop(i)
         else:
             j = i - 1 if verb == "up" else i + 1
             if not 0 <= j < len(rows):
-                raise TemplateInvalid("That phase cannot move further.")
+                raise TemplateInvalid(N_("That phase cannot move further."))
             rows[i], rows[j] = rows[j], rows[i]
     elif verb == "add":
         kind_text = fields.get("new_kind", PhaseKind.CUSTOM.value)
         try:
             kind = PhaseKind(kind_text)
         except ValueError:
-            raise TemplateInvalid("Choose the kind of phase to add.") from None
+            raise TemplateInvalid(N_("Choose the kind of phase to add.")) from None
         title = fields.get("new_title", "").strip() or KIND_TITLES.get(kind, "")
         if not title:
-            raise TemplateInvalid("Give the new phase a title.")
+            raise TemplateInvalid(N_("Give the new phase a title."))
         minutes = fields.get("new_minutes", "").strip() or "0"
         rows.append({"kind": kind.value, "title": title, "minutes": minutes})
     elif verb != "save":
-        raise TemplateInvalid("Unknown action.")
+        raise TemplateInvalid(N_("Unknown action."))
     return rows
 
 
@@ -433,7 +434,7 @@ def _template_page(
         for i, p in enumerate(phases)
     ]
     kinds = {p.kind for p in phases}
-    addable = [(PhaseKind.CUSTOM, "Open discussion (one timer)")] + [
+    addable = [(PhaseKind.CUSTOM, N_("Open discussion (one timer)"))] + [
         (k, KIND_LABELS[k])
         for k in (
             PhaseKind.CHECK_IN,
@@ -614,19 +615,19 @@ def _zone(name: str) -> str:
 def _when(day: str, start: str, duration: str, zone: str) -> tuple[int, int]:
     """A local date and start time in `zone`, as epoch ms (UTC), and the minutes it lasts."""
     if zone not in ZONES:
-        raise ScheduleError("Choose a time zone from the list.")
+        raise ScheduleError(N_("Choose a time zone from the list."))
     try:
         on = date.fromisoformat(day.strip())
     except ValueError:
-        raise ScheduleError("Give the date as a day of the calendar (YYYY-MM-DD).") from None
+        raise ScheduleError(N_("Give the date as a day of the calendar (YYYY-MM-DD).")) from None
     if not 2000 <= on.year <= 2100:
-        raise ScheduleError("Give a date between the years 2000 and 2100.")
+        raise ScheduleError(N_("Give a date between the years 2000 and 2100."))
     if not re.fullmatch(r"\d{1,2}:\d{2}", start.strip()):
-        raise ScheduleError("Give the start time as hours and minutes (HH:MM).")
+        raise ScheduleError(N_("Give the start time as hours and minutes (HH:MM)."))
     try:
         at = time.fromisoformat(start.strip().zfill(5))
     except ValueError:
-        raise ScheduleError("Give the start time as hours and minutes (HH:MM).") from None
+        raise ScheduleError(N_("Give the start time as hours and minutes (HH:MM).")) from None
     text = duration.strip()
     if not text.isdigit() or not MIN_DURATION <= int(text) <= MAX_DURATION:
         raise ScheduleError(

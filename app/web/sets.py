@@ -20,6 +20,7 @@ from app.db.programmes import AdminError
 from app.web.deps import ServicesDep, now_ms
 from app.web.forms import page
 from app.web.guard import SetAdmin, SetFacilitator
+from app.web.language import N_
 from app.web.programmes import set_settings_from
 
 router = APIRouter()
@@ -27,12 +28,12 @@ router = APIRouter()
 Text = Annotated[str, Form()]
 
 NOTICES = {
-    "created": "Set created. Add its facilitators and members.",
-    "saved": "Settings saved. Changes apply from the set's next meeting.",
-    "facilitator": "Facilitator added.",
-    "revoked": "Link revoked: it no longer opens the set, and anyone signed in with it is out.",
-    "norevoke": "There was no working link to revoke.",
-    "removed": "Removed from the set. Their links no longer work; their past records stay.",
+    "created": N_("Set created. Add its facilitators and members."),
+    "saved": N_("Settings saved. Changes apply from the set's next meeting."),
+    "facilitator": N_("Facilitator added."),
+    "revoked": N_("Link revoked: it no longer opens the set, and anyone signed in with it is out."),
+    "norevoke": N_("There was no working link to revoke."),
+    "removed": N_("Removed from the set. Their links no longer work; their past records stay."),
 }
 
 
@@ -169,7 +170,7 @@ async def revoke_link(set_id: str, person_id: str, _: SetAdmin, services: Servic
 @router.post("/sets/{set_id}/people/{person_id}/remove", response_class=HTMLResponse)
 async def remove(set_id: str, person_id: str, who: SetAdmin, services: ServicesDep) -> Response:
     if members.person_in_set(services.engine, set_id=set_id, person_id=person_id) is None:
-        raise HTTPException(status_code=404, detail="That person is not in this set.")
+        raise HTTPException(status_code=404, detail=N_("That person is not in this set."))
     try:
         await asyncio.to_thread(
             members.remove_person,

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from app.db.summaries import MeetingSummary, meeting_summary, summary_csv
 from app.web.deps import ServicesDep
 from app.web.guard import SetParticipant
+from app.web.language import N_, NP_
 from app.web.render import REPORT_LABELS
 
 router = APIRouter()
@@ -18,17 +19,17 @@ router = APIRouter()
 PRIVATE = {"Cache-Control": "no-store"}
 
 ATTENDANCE_LABELS = {
-    "present": "Present",
-    "late": "Late",
-    "apologies": "Apologies",
-    "absent": "Absent",
+    "present": NP_("attendance", "Present"),
+    "late": NP_("attendance", "Late"),
+    "apologies": NP_("attendance", "Apologies"),
+    "absent": NP_("attendance", "Absent"),
 }
 
 
 async def _load(services: ServicesDep, meeting_id: str, viewer: str) -> MeetingSummary:
     data = await asyncio.to_thread(meeting_summary, services.engine, meeting_id, viewer)
     if data is None:
-        raise HTTPException(status_code=404, detail="No such meeting.")
+        raise HTTPException(status_code=404, detail=N_("No such meeting."))
     return data
 
 

@@ -21,8 +21,10 @@ from app.domain.errors import DomainError, RoomMovedOn
 from app.domain.model import Actor, Role
 from app.rooms.connection import CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, Connection, Mode
 from app.rooms.hub import Room
+from app.web import language
 from app.web.deps import Services, services_of
 from app.web.guard import SetParticipant
+from app.web.language import N_
 from app.web.ws_guards import AllowedOrigin, MessageRate
 
 router = APIRouter()
@@ -33,7 +35,7 @@ log = logging.getLogger(__name__)
 CLOSE_NOT_FOUND = 4404
 CLOSE_GRACE_S = 5.0
 """How long a socket closed for its own messages may take to receive its closing frame."""
-TOO_FAST = "You are sending too fast: wait a moment, then try again."
+TOO_FAST = N_("You are sending too fast: wait a moment, then try again.")
 TOO_FAST_CLOSE = "Too many messages, too fast."
 
 
@@ -102,6 +104,7 @@ async def _serve(
         role=role,
         mode=mode,
         limit=services.settings.send_queue_limit,
+        language=language.current(),  # decided at the handshake (app.web.language)
     )
     actor = Actor(participant=participant, role=role)
     if not await _join(services, meeting_id, c.Join(connection=conn.id, participant=participant)):
@@ -283,7 +286,16 @@ async def _receive_loop(
         try:
             seq = await services.rooms.handle(meeting_id, actor, command, expect_seq=expect_seq)
         except DomainError as refused:
-            _reply_error(services, conn, refused.code, refused.message, request_id, command)
+            _reply_error(
+                services,
+                conn,
+                refused.code,
+                refused.message,
+                request_id,
+                command,
+                refused.template,
+                refused.params,
+            )
             continue
         if conn.mode == "json":
             conn.send(json.dumps({"op": "ack", "id": request_id, "seq": seq}))
@@ -359,9 +371,13 @@ def _reply_error(
     message: str,
     request_id: Any,
     command: c.AnyCommand | None = None,
+    template: str = "",
+    params: dict[str, str | int] | None = None,
 ) -> None:
     if conn.mode == "html":
         # The refused command lets the room offer to send it as it is (a gentle prompt).
-        conn.send(services.renderer.error(message, code=code, command=command))
+        # People read it in their language; the message's English stays the API's.
+        text = language.translate(template or message, **(params or {}))
+        conn.send(services.renderer.error(text, code=code, command=command))
     else:
         conn.send(json.dumps({"op": "error", "id": request_id, "code": code, "message": message}))

@@ -60,7 +60,7 @@ class Outline(HTMLParser):
             self.top_at.append(self.getpos())
         if found.get("id"):
             self.ids.append(found["id"] or "")
-        if tag == "form":
+        if tag == "form" and "ws-send" in found:  # the room's commands, not the page's forms
             self._form = []
         elif self._form is not None and tag in ("input", "textarea", "select"):
             self._form.append((tag, found))
