@@ -14,6 +14,8 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from app.domain.text import N_
+
 MAX_BYTES = 256 * 1024
 MAX_ROWS = 200
 MAX_NAME = 200
@@ -66,13 +68,19 @@ def normalise_email(raw: str) -> str | None:
 
 
 def check_text(value: str, *, what: str, limit: int) -> str | None:
-    """Why a name-like value is unacceptable, or None."""
+    """Why a name-like value is unacceptable, or None (for a row of the file)."""
+    problem = text_problem(value, what=what, limit=limit)
+    return problem.format(what=what, limit=limit).removesuffix(".") if problem else None
+
+
+def text_problem(value: str, *, what: str, limit: int) -> str | None:
+    """The template (`{what}`, `{limit}`) saying why a name-like value is unacceptable, or None."""
     if not value:
-        return f"{what} is missing"
+        return N_("{what} is missing.")
     if len(value) > limit:
-        return f"{what} is longer than {limit} characters"
+        return N_("{what} is longer than {limit} characters.")
     if any(_control(c) for c in value):
-        return f"{what} contains control characters"
+        return N_("{what} contains control characters.")
     return None
 
 

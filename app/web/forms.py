@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi.responses import HTMLResponse
 
 from app.db.programmes import AdminError
+from app.db.refusal import Refusal, Term
 from app.web.deps import Services
 from app.web.language import gettext, translate
 
@@ -34,3 +35,15 @@ def yes_no(raw: str, *, what: str) -> bool:
     if raw == "no":
         return False
     raise AdminError(translate("Choose yes or no for {what}.", what=gettext(what)))
+
+
+def said(error: Exception) -> str:
+    """A refusal of the data layer in the reader's language: its template translated, its
+    marked words (`Term`) too; any other error as it says itself."""
+    if not isinstance(error, Refusal):
+        return str(error)
+    params = {
+        name: gettext(value) if isinstance(value, Term) else value
+        for name, value in error.params.items()
+    }
+    return translate(error.template, **params)

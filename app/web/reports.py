@@ -24,7 +24,7 @@ from app.db import reports
 from app.db.reports import AttendanceError, ProgrammeReport, SetFigures
 from app.web import charts
 from app.web.deps import ServicesDep, now_ms
-from app.web.forms import page
+from app.web.forms import page, said
 from app.web.guard import ProgrammeLead, SetFacilitator
 from app.web.language import N_, NP_, gettext, translate
 
@@ -81,7 +81,7 @@ async def correct_attendance(
             now=now_ms(),
         )
     except AttendanceError as error:
-        return _attendance_page(services, meeting_id, 400, error=str(error), posted=posted)
+        return _attendance_page(services, meeting_id, 400, error=said(error), posted=posted)
     return RedirectResponse(f"/meetings/{meeting_id}/attendance?saved=1", status_code=303)
 
 
