@@ -9,6 +9,7 @@ from app.db.programmes import AdminError
 from app.db.refusal import Refusal, Term
 from app.web.deps import Services
 from app.web.language import gettext, translate
+from app.web.refusals import refusal_text
 
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
@@ -46,4 +47,4 @@ def said(error: Exception) -> str:
         name: gettext(value) if isinstance(value, Term) else value
         for name, value in error.params.items()
     }
-    return translate(error.template, **params)
+    return refusal_text(error.template, params)
