@@ -41,7 +41,7 @@ from app.domain.templates import (
 from app.web.deps import ServicesDep, now_ms
 from app.web.forms import said
 from app.web.guard import SetAdmin, SetFacilitator, SetParticipant
-from app.web.language import N_
+from app.web.language import N_, translate
 
 router = APIRouter()
 
@@ -259,7 +259,8 @@ def _calendar(services: ServicesDep, set_id: str) -> Response:
 
 def build_calendar(data: SetSchedule, *, public_url: str, now: int) -> bytes:
     """One VEVENT per dated meeting, in UTC. It says where to join (the service's address and
-    the call) and never carries a join link: the file is easily forwarded."""
+    the call) and never carries a join link: the file is easily forwarded. Its words are in the
+    language of the request (the person's own choice first, app.web.language)."""
     base = public_url.rstrip("/")
     host = urlsplit(base).hostname or "setroom"
     call = _safe_link(data.video_link)
@@ -277,14 +278,23 @@ def build_calendar(data: SetSchedule, *, public_url: str, now: int) -> bytes:
         event.add("dtstamp", stamp)
         event.add("dtstart", _utc(meeting.scheduled_at))
         event.add("dtend", _utc(meeting.scheduled_at + meeting.duration_minutes * 60_000))
-        event.add("summary", f"{data.name}: meeting {meeting.number}")
+        event.add(
+            "summary", translate("{set}: meeting {number}", set=data.name, number=meeting.number)
+        )
         lines = [
-            f"Action learning set meeting {meeting.number} of {data.name}.",
-            f"Join the room in Setroom at {base}/ with your personal link "
-            "(from your invitation), or sign in if you facilitate.",
+            translate(
+                "Action learning set meeting {number} of {set}.",
+                number=meeting.number,
+                set=data.name,
+            ),
+            translate(
+                "Join the room in Setroom at {address} with your personal link "
+                "(from your invitation), or sign in if you facilitate.",
+                address=base + "/",
+            ),
         ]
         if call:
-            lines.append(f"Voice and video: {call}")
+            lines.append(translate("Voice and video: {call}", call=call))
             event.add("location", call)
             event.add("url", call)
         event.add("description", "\n".join(lines))
