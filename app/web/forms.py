@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi.responses import HTMLResponse
 
+from app.db.member_csv import RowError
 from app.db.programmes import AdminError
 from app.db.refusal import Refusal, Term
 from app.web.deps import Services
@@ -48,3 +49,10 @@ def said(error: Exception) -> str:
         for name, value in error.params.items()
     }
     return refusal_text(error.template, params)
+
+
+def row_reason(error: RowError) -> str:
+    """A members CSV's problems with a row (or the file) in the reader's language."""
+    if not error.reasons:
+        return error.reason
+    return "; ".join(refusal_text(r.template, r.params) for r in error.reasons)

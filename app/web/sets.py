@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -18,7 +19,7 @@ from app.db.member_csv import MAX_BYTES, parse_members
 from app.db.members import Issued
 from app.db.programmes import AdminError
 from app.web.deps import ServicesDep, now_ms
-from app.web.forms import page, said
+from app.web.forms import page, row_reason, said
 from app.web.guard import SetAdmin, SetFacilitator
 from app.web.language import N_
 from app.web.programmes import set_settings_from
@@ -210,7 +211,8 @@ async def import_csv(
     taken = await asyncio.to_thread(members.set_emails, services.engine, set_id=set_id)
     parsed = parse_members(data, existing_emails=taken)
     if not parsed.ok:
-        return _import_page(services, set_id, 400, errors=parsed.errors, text=text)
+        shown = tuple(replace(e, reason=row_reason(e)) for e in parsed.errors)
+        return _import_page(services, set_id, 400, errors=shown, text=text)
     try:
         issued = await asyncio.to_thread(
             members.import_members,
