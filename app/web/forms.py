@@ -1,5 +1,6 @@
 """What the admin pages share: rendering a page that is never cached, reading numbers and
-yes/no answers from plain HTML forms, and the short notices a redirect-after-post carries."""
+yes/no answers from plain HTML forms, the short notices a redirect-after-post carries, and the
+data layer's refusals said in the reader's language (`said`, `row_reason`)."""
 
 from __future__ import annotations
 
