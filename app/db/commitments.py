@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.db.access import new_id
+from app.db.refusal import Refusal
 from app.db.tables import CommitmentRecord, CommitmentUpdate, Meeting, Membership, Person
 from app.domain.model import Role
 from app.domain.text import N_
@@ -19,7 +20,7 @@ from app.domain.text import N_
 MAX_UPDATE = 1000
 
 
-class CommitmentError(Exception):
+class CommitmentError(Refusal):
     """An update that cannot be taken: the message says why, for the member."""
 
 
@@ -126,7 +127,9 @@ def post_update(
     if not text:
         raise CommitmentError(N_("Write your update first."))
     if len(text) > MAX_UPDATE:
-        raise CommitmentError(f"Keep an update under {MAX_UPDATE:,} characters.")
+        raise CommitmentError(
+            "Keep an update under {limit} characters.", limit=format(MAX_UPDATE, ",")
+        )
     with Session(engine) as session:
         record = session.get(CommitmentRecord, commitment_id) if commitment_id else None
         meeting = session.get(Meeting, record.meeting_id) if record is not None else None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
+from app.db.refusal import Refusal, Term
 from app.db.tables import Feedback, Meeting, MeetingEvent, Membership
 from app.domain.model import Role
 from app.domain.text import N_
@@ -22,7 +23,7 @@ RATINGS = (1, 2, 3, 4, 5)
 DAY_MS = 86_400_000
 
 
-class FeedbackError(Exception):
+class FeedbackError(Refusal):
     """Feedback that cannot be taken: the message says why, for the person giving it."""
 
 
@@ -122,11 +123,15 @@ def feedback_view(
         )
 
 
+RATING_NAMES = (N_("usefulness"), N_("safety"), N_("challenge"))
+"""The ratings as a refusal names them (the form's field names)."""
+
+
 def rating(raw: str, *, what: str) -> int:
     """A rating from a form: a whole number from 1 to 5."""
     text = raw.strip()
     if text not in {str(r) for r in RATINGS}:
-        raise FeedbackError(f"Choose a rating from 1 to 5 for {what}.")
+        raise FeedbackError("Choose a rating from 1 to 5 for {what}.", what=Term(what))
     return int(text)
 
 
@@ -147,7 +152,9 @@ def save_feedback(
             raise FeedbackError(N_("Each rating is a whole number from 1 to 5."))
     comment = comment.strip()
     if len(comment) > MAX_COMMENT:
-        raise FeedbackError(f"Keep your comment under {MAX_COMMENT:,} characters.")
+        raise FeedbackError(
+            "Keep your comment under {limit} characters.", limit=format(MAX_COMMENT, ",")
+        )
     with Session(engine) as session:
         meeting = session.get(Meeting, meeting_id)
         if meeting is None:
@@ -160,7 +167,7 @@ def save_feedback(
             raise FeedbackError(N_("Feedback opens when the meeting has closed."))
         if now > closed_at(session, meeting) + FEEDBACK_DAYS * DAY_MS:
             raise FeedbackError(
-                f"Feedback on this meeting closed {FEEDBACK_DAYS} days after the meeting."
+                "Feedback on this meeting closed {days} days after the meeting.", days=FEEDBACK_DAYS
             )
         mine = session.get(Feedback, (meeting_id, person_id))
         if mine is None:

@@ -10,13 +10,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.db.access import new_id
+from app.db.refusal import Refusal
 from app.db.tables import LearningLogEntry, Meeting
 from app.domain.text import N_
 
 MAX_ENTRY = 5000
 
 
-class LogError(Exception):
+class LogError(Refusal):
     """An entry that cannot be saved or found: the message says why, for its author."""
 
 
@@ -54,7 +55,7 @@ def _text(text: str) -> str:
     if not text:
         raise LogError(N_("Write something to keep."))
     if len(text) > MAX_ENTRY:
-        raise LogError(f"Keep an entry under {MAX_ENTRY:,} characters.")
+        raise LogError("Keep an entry under {limit} characters.", limit=format(MAX_ENTRY, ","))
     return text
 
 

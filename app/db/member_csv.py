@@ -12,7 +12,9 @@ import csv
 import io
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from app.domain.text import N_
 
 MAX_BYTES = 256 * 1024
 MAX_ROWS = 200
@@ -34,10 +36,29 @@ class MemberRow:
 
 
 @dataclass(frozen=True)
+class Reason:
+    """One problem as a template with `{name}` parameters: English here, translated where it
+    is shown (app.web.forms.row_reason)."""
+
+    template: str
+    params: dict[str, str | int] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.template.format(**self.params) if self.params else self.template
+
+
+@dataclass(frozen=True)
 class RowError:
     row: int
     """The spreadsheet row number; 0 for a problem with the file as a whole."""
     reason: str
+    reasons: tuple[Reason, ...] = ()
+    """The same, a problem at a time (`reason` joins them with "; ")."""
+
+
+def _row_error(row: int, reasons: list[Reason]) -> RowError:
+    return RowError(row, "; ".join(r.text for r in reasons), tuple(reasons))
 
 
 @dataclass(frozen=True)
@@ -66,13 +87,31 @@ def normalise_email(raw: str) -> str | None:
 
 
 def check_text(value: str, *, what: str, limit: int) -> str | None:
-    """Why a name-like value is unacceptable, or None."""
+    """Why a name-like value is unacceptable, or None (for a row of the file)."""
+    reason = _cell_problem(value, what=what, limit=limit)
+    return reason.text if reason else None
+
+
+def _cell_problem(value: str, *, what: str, limit: int) -> Reason | None:
     if not value:
-        return f"{what} is missing"
+        return Reason(N_("{what} is missing"), {"what": what})
     if len(value) > limit:
-        return f"{what} is longer than {limit} characters"
+        return Reason(
+            N_("{what} is longer than {limit} characters"), {"what": what, "limit": limit}
+        )
     if any(_control(c) for c in value):
-        return f"{what} contains control characters"
+        return Reason(N_("{what} contains control characters"), {"what": what})
+    return None
+
+
+def text_problem(value: str, *, what: str, limit: int) -> str | None:
+    """The template (`{what}`, `{limit}`) saying why a name-like value is unacceptable, or None."""
+    if not value:
+        return N_("{what} is missing.")
+    if len(value) > limit:
+        return N_("{what} is longer than {limit} characters.")
+    if any(_control(c) for c in value):
+        return N_("{what} contains control characters.")
     return None
 
 
@@ -96,13 +135,13 @@ def parse_members(data: bytes | str, *, existing_emails: Iterable[str] = ()) -> 
         size = len(data)
         text = decode(data)
     if size > MAX_BYTES:
-        return _fail(f"The file is larger than {MAX_BYTES // 1024} KiB.")
+        return _fail(N_("The file is larger than {kib} KiB."), kib=MAX_BYTES // 1024)
     if text is None:
-        return _fail("The file is not UTF-8 text. Save it as “CSV UTF-8” and try again.")
+        return _fail(N_("The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."))
     try:
         records = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as error:
-        return _fail(f"The file is not valid CSV ({error}).")
+        return _fail(N_("The file is not valid CSV ({error})."), error=str(error))
 
     numbered = [
         (number, record)
@@ -110,17 +149,19 @@ def parse_members(data: bytes | str, *, existing_emails: Iterable[str] = ()) -> 
         if any(cell.strip() for cell in record)
     ]
     if not numbered:
-        return _fail("The file is empty: it needs a header row name,email,organisation.")
+        return _fail(N_("The file is empty: it needs a header row name,email,organisation."))
     header_row, header = numbered[0]
     positions, problem = _header(header)
     if problem:
-        return _fail(problem, row=header_row)
+        return Parsed(rows=(), errors=(_row_error(header_row, [problem]),))
     body = numbered[1:]
     if not body:
-        return _fail("The file has a header but no members.")
+        return _fail(N_("The file has a header but no members."))
     if len(body) > MAX_ROWS:
         return _fail(
-            f"At most {MAX_ROWS} members can be imported at once; this file has {len(body)}."
+            N_("At most {most} members can be imported at once; this file has {count}."),
+            most=MAX_ROWS,
+            count=len(body),
         )
 
     taken = {email.lower() for email in existing_emails}
@@ -128,13 +169,22 @@ def parse_members(data: bytes | str, *, existing_emails: Iterable[str] = ()) -> 
     rows: list[MemberRow] = []
     errors: list[RowError] = []
     for number, record in body:
-        reasons: list[str] = []
+        reasons: list[Reason] = []
         if len(record) != len(header):
-            reasons.append(
-                f"has {len(record)} {'value' if len(record) == 1 else 'values'}; "
-                f"expected {len(header)} ({','.join(cell.strip() for cell in header)})"
-            )
-            errors.append(RowError(number, "; ".join(reasons)))
+            counts: dict[str, str | int] = {
+                "count": len(record),
+                "expected": len(header),
+                "header": ",".join(cell.strip() for cell in header),
+            }
+            if len(record) == 1:
+                reasons.append(
+                    Reason(N_("has {count} value; expected {expected} ({header})"), counts)
+                )
+            else:
+                reasons.append(
+                    Reason(N_("has {count} values; expected {expected} ({header})"), counts)
+                )
+            errors.append(_row_error(number, reasons))
             continue
         name = record[positions["name"]].strip()
         raw_email = record[positions["email"]].strip()
@@ -143,22 +193,31 @@ def parse_members(data: bytes | str, *, existing_emails: Iterable[str] = ()) -> 
             (name, "name", MAX_NAME),
             (organisation, "organisation", MAX_ORGANISATION),
         ):
-            reason = check_text(value, what=what, limit=limit)
+            reason = _cell_problem(value, what=what, limit=limit)
             if reason:
                 reasons.append(reason)
         email: str | None = None
         if raw_email:
             email = normalise_email(raw_email)
             if email is None:
-                reasons.append(f"email “{_clip(raw_email)}” is not a valid address")
+                reasons.append(
+                    Reason(
+                        N_("email “{email}” is not a valid address"), {"email": _clip(raw_email)}
+                    )
+                )
             elif email in taken:
-                reasons.append(f"email {email} is already in this set")
+                reasons.append(Reason(N_("email {email} is already in this set"), {"email": email}))
             elif email in first_seen:
-                reasons.append(f"email {email} is also on row {first_seen[email]}")
+                reasons.append(
+                    Reason(
+                        N_("email {email} is also on row {row}"),
+                        {"email": email, "row": first_seen[email]},
+                    )
+                )
             else:
                 first_seen[email] = number
         if reasons:
-            errors.append(RowError(number, "; ".join(reasons)))
+            errors.append(_row_error(number, reasons))
         else:
             rows.append(MemberRow(row=number, name=name, email=email, organisation=organisation))
     if errors:
@@ -166,25 +225,30 @@ def parse_members(data: bytes | str, *, existing_emails: Iterable[str] = ()) -> 
     return Parsed(rows=tuple(rows), errors=())
 
 
-def _header(cells: list[str]) -> tuple[dict[str, int], str]:
+def _header(cells: list[str]) -> tuple[dict[str, int], Reason | None]:
     names = [_ALIASES.get(cell.strip().lower(), cell.strip().lower()) for cell in cells]
     expected = ",".join(COLUMNS)
     unknown = [cell.strip() for cell, name in zip(cells, names, strict=True) if name not in COLUMNS]
     missing = [column for column in COLUMNS if column not in names]
     if missing or unknown:
         found = ",".join(cell.strip() for cell in cells)
-        return {}, f"The first row must be the header {expected} (found “{_clip(found)}”)."
+        return {}, Reason(
+            N_("The first row must be the header {expected} (found “{found}”)."),
+            {"expected": expected, "found": _clip(found)},
+        )
     if len(set(names)) != len(names):
-        return {}, f"The header names a column twice; it must be {expected}."
-    return {name: names.index(name) for name in COLUMNS}, ""
+        return {}, Reason(
+            N_("The header names a column twice; it must be {expected}."), {"expected": expected}
+        )
+    return {name: names.index(name) for name in COLUMNS}, None
 
 
 def _control(c: str) -> bool:
     return unicodedata.category(c) == "Cc"
 
 
-def _fail(reason: str, *, row: int = 0) -> Parsed:
-    return Parsed(rows=(), errors=(RowError(row, reason),))
+def _fail(template: str, **params: str | int) -> Parsed:
+    return Parsed(rows=(), errors=(_row_error(0, [Reason(template, params)]),))
 
 
 def _clip(text: str, limit: int = 60) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.db.access import DAY_MS, digest, new_id
-from app.db.member_csv import MAX_NAME, MemberRow, check_text, normalise_email
+from app.db.member_csv import MAX_NAME, MemberRow, normalise_email, text_problem
 from app.db.programmes import (
     SET_SIZE,
     AdminError,
@@ -24,6 +24,7 @@ from app.db.programmes import (
     programme_organisations,
     take_part,
 )
+from app.db.refusal import Term
 from app.db.tables import Account, JoinLink, LearningSet, Membership, Organisation, Person
 from app.domain.model import Role
 from app.domain.text import N_
@@ -136,9 +137,10 @@ def add_member(
 ) -> Issued:
     """One new member, with their first join link."""
     clean_name = " ".join(name.split())
-    reason = check_text(clean_name, what="The name", limit=MAX_NAME)
-    if reason:
-        raise AdminError(reason + ".")
+    what = N_("The name")
+    problem = text_problem(clean_name, what=what, limit=MAX_NAME)
+    if problem:
+        raise AdminError(problem, what=Term(what), limit=MAX_NAME)
     address: str | None = None
     if email.strip():
         address = normalise_email(email)
@@ -165,7 +167,7 @@ def import_members(
         taken = _set_emails(session, set_id)
         for row in rows:
             if row.email is not None and row.email in taken:
-                raise AdminError(f"{row.email} is already in this set.")
+                raise AdminError("{address} is already in this set.", address=row.email)
         organisations: dict[str, str] = {}
         for row in rows:
             key = row.organisation.lower()
@@ -212,13 +214,15 @@ def add_facilitator(engine: Engine, *, set_id: str, email: str) -> str:
         account = session.exec(select(Account).where(Account.email == address)).first()
         if account is None:
             raise AdminError(
-                f"No account uses {address}. A facilitator signs in with an account: "
-                "ask a lead to create one."
+                "No account uses {address}. A facilitator signs in with an account: "
+                "ask a lead to create one.",
+                address=address,
             )
         existing = session.get(Membership, (set_id, account.person_id))
         if existing is not None:
-            role = "a facilitator" if existing.role == Role.FACILITATOR.value else "a member"
-            raise AdminError(f"{address} is already {role} of this set.")
+            if existing.role == Role.FACILITATOR.value:
+                raise AdminError("{address} is already a facilitator of this set.", address=address)
+            raise AdminError("{address} is already a member of this set.", address=address)
         session.add(
             Membership(set_id=set_id, person_id=account.person_id, role=Role.FACILITATOR.value)
         )

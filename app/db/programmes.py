@@ -12,7 +12,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from app.db.access import new_id
-from app.db.member_csv import MAX_ORGANISATION, check_text, normalise_email
+from app.db.member_csv import MAX_ORGANISATION, normalise_email, text_problem
+from app.db.refusal import Refusal, Term
 from app.db.schedule import DEFAULT_GROUND_RULES
 from app.db.tables import (
     Account,
@@ -38,7 +39,7 @@ SET_SIZE = (6, 12)
 """Members a set should have; the service warns outside this range."""
 
 
-class AdminError(ValueError):
+class AdminError(Refusal, ValueError):
     """A request about programmes, sets or members that cannot be met; the message says why, for
     the person who asked."""
 
@@ -93,18 +94,23 @@ class SetSettings:
     """After a turn, the set sees the questions its presenter kept (turn_record)."""
 
 
-def check_name(raw: str, *, what: str = "A name") -> str:
+def check_name(raw: str, *, what: str = N_("A name")) -> str:
     name = " ".join(raw.split())
-    reason = check_text(name, what=what, limit=MAX_NAME)
-    if reason:
-        raise AdminError(reason[0].upper() + reason[1:] + ".")
+    problem = text_problem(name, what=what, limit=MAX_NAME)
+    if problem:
+        raise AdminError(problem, what=Term(what), limit=MAX_NAME)
     return name
 
 
 def check_number(value: int, *, what: str, bounds: tuple[int, int]) -> int:
     low, high = bounds
     if not low <= value <= high:
-        raise AdminError(f"{what} must be a whole number from {low} to {high}.")
+        raise AdminError(
+            "{what} must be a whole number from {low} to {high}.",
+            what=Term(what),
+            low=low,
+            high=high,
+        )
     return value
 
 
@@ -128,7 +134,7 @@ def check_video_link(raw: str) -> str:
 
 def check_settings(settings: SetSettings) -> SetSettings:
     return SetSettings(
-        name=check_name(settings.name, what="The set's name"),
+        name=check_name(settings.name, what=N_("The set's name")),
         video_link=check_video_link(settings.video_link),
         anonymous_questions=settings.anonymous_questions,
         questions_to_set=settings.questions_to_set,
@@ -145,7 +151,10 @@ def check_ground_rules(raw: str) -> str:
             N_("The ground rules cannot be empty: members accept them before joining.")
         )
     if len(rules) > MAX_GROUND_RULES:
-        raise AdminError(f"The ground rules are longer than {MAX_GROUND_RULES:,} characters.")
+        raise AdminError(
+            "The ground rules are longer than {limit} characters.",
+            limit=format(MAX_GROUND_RULES, ","),
+        )
     if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in rules):
         raise AdminError(N_("The ground rules contain control characters."))
     return "" if rules == DEFAULT_GROUND_RULES else rules
@@ -153,7 +162,7 @@ def check_ground_rules(raw: str) -> str:
 
 def create_programme(engine: Engine, *, name: str, lead_id: str) -> str:
     """A new programme led by the person who creates it."""
-    name = check_name(name, what="The programme's name")
+    name = check_name(name, what=N_("The programme's name"))
     programme_id = new_id()
     with Session(engine) as session:
         session.add(Programme(id=programme_id, name=name))
@@ -172,10 +181,10 @@ def update_programme(
     cadence_weeks: int,
     attendance_target: int,
 ) -> None:
-    name = check_name(name, what="The programme's name")
-    check_number(meetings_planned, what="Meetings planned", bounds=MEETINGS)
-    check_number(cadence_weeks, what="The cadence in weeks", bounds=CADENCE_WEEKS)
-    check_number(attendance_target, what="The attendance target", bounds=ATTENDANCE_TARGET)
+    name = check_name(name, what=N_("The programme's name"))
+    check_number(meetings_planned, what=N_("Meetings planned"), bounds=MEETINGS)
+    check_number(cadence_weeks, what=N_("The cadence in weeks"), bounds=CADENCE_WEEKS)
+    check_number(attendance_target, what=N_("The attendance target"), bounds=ATTENDANCE_TARGET)
     with Session(engine) as session:
         programme = _programme(session, programme_id)
         programme.name = name
@@ -201,9 +210,10 @@ def organisation_named(session: Session, name: str) -> Organisation:
 
 def check_organisation(raw: str) -> str:
     name = " ".join(raw.split())
-    reason = check_text(name, what="The organisation", limit=MAX_ORGANISATION)
-    if reason:
-        raise AdminError(reason[0].upper() + reason[1:] + ".")
+    what = N_("The organisation")
+    problem = text_problem(name, what=what, limit=MAX_ORGANISATION)
+    if problem:
+        raise AdminError(problem, what=Term(what), limit=MAX_ORGANISATION)
     return name
 
 
@@ -221,7 +231,10 @@ def add_organisation(engine: Engine, *, programme_id: str, name: str) -> str:
         _programme(session, programme_id)
         organisation = organisation_named(session, name)
         if not take_part(session, programme_id=programme_id, organisation_id=organisation.id):
-            raise AdminError(f"{organisation.name} already takes part in this programme.")
+            raise AdminError(
+                "{organisation} already takes part in this programme.",
+                organisation=organisation.name,
+            )
         session.commit()
         return organisation.id
 
@@ -236,10 +249,11 @@ def add_lead(engine: Engine, *, programme_id: str, email: str) -> str:
         account = session.exec(select(Account).where(Account.email == address)).first()
         if account is None:
             raise AdminError(
-                f"No account uses {address}. A lead needs an account: ask them to be given one."
+                "No account uses {address}. A lead needs an account: ask them to be given one.",
+                address=address,
             )
         if session.get(ProgrammeLead, (programme_id, account.person_id)) is not None:
-            raise AdminError(f"{address} is already a lead of this programme.")
+            raise AdminError("{address} is already a lead of this programme.", address=address)
         session.add(ProgrammeLead(programme_id=programme_id, person_id=account.person_id))
         session.commit()
         return account.person_id

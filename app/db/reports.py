@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.db import eventlog
+from app.db.refusal import Refusal
 from app.db.tables import (
     Attendance,
     CommitmentRecord,
@@ -53,7 +54,7 @@ MIN_FEEDBACK = 3
 one member scored a meeting."""
 
 
-class AttendanceError(ValueError):
+class AttendanceError(Refusal, ValueError):
     """A correction refused, with a sentence to show by the form."""
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.db.meetings import create_meeting, template_for
+from app.db.refusal import Refusal
 from app.db.tables import LearningSet, Meeting, Membership, Organisation, Person, Programme
 from app.domain.model import Role
 from app.domain.templates import DEFAULT_TEMPLATE, PhaseSpec, template_from_json, template_json
@@ -30,7 +31,7 @@ We give each speaker our full attention and keep to the time we agreed."""
 """The contract a set uses until its facilitator writes its own."""
 
 
-class ScheduleError(Exception):
+class ScheduleError(Refusal):
     """A request the schedule refuses, with a sentence to show next to the form."""
 
 
@@ -342,7 +343,8 @@ def _not_started(session: Session, meeting_id: str) -> Meeting:
         raise ScheduleError(N_("No such meeting."))
     if meeting.status != "not_started":
         raise ScheduleError(
-            f"Meeting {meeting.number} has already started; its date and rota stay as they were."
+            "Meeting {number} has already started; its date and rota stay as they were.",
+            number=meeting.number,
         )
     return meeting
 

@@ -176,8 +176,14 @@ def _require_facilitator(state: MeetingState, actor: Actor) -> None:
 def _require_kind(state: MeetingState, *kinds: PhaseKind) -> Phase:
     phase = state.phase
     if phase is None or phase.kind not in kinds:
-        names = " or ".join(k.value.replace("_", " ") for k in kinds)
-        raise NotNow("This can only be done during {phases}.", phases=names)
+        ordered = [k for k in PhaseKind if k in kinds]
+        names = " or ".join(k.value.replace("_", " ") for k in ordered)
+        # `kinds` lets the web layer name the phases in the reader's language (app.web.refusals).
+        raise NotNow(
+            "This can only be done during {phases}.",
+            phases=names,
+            kinds=" ".join(k.value for k in ordered),
+        )
     return phase
 
 

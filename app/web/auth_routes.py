@@ -8,14 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from limits import parse
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from app import mail
 from app.auth import accounts
 from app.db import access
 from app.db.homes import home_of
+from app.db.tables import PasswordReset, Person
 from app.web.deps import COOKIE, ServicesDep, now_ms
 from app.web.guard import AccountHolder, Anyone
-from app.web.language import N_
+from app.web.language import DEFAULT, LANGUAGES, N_, gettext, speaking, translate
 
 router = APIRouter()
 
@@ -100,19 +103,30 @@ async def forgot(
     token = await asyncio.to_thread(accounts.issue_reset, services.engine, email, now=now_ms())
     if token is not None:
         link = f"{services.settings.public_url}/password/reset/{token}"
-        body = (
-            "Someone (we hope you) asked to reset your Setroom password.\n\n"
-            f"Choose a new one here within an hour: {link}\n\n"
-            "If it was not you, ignore this message: your password stays as it is.\n"
-        )
+        subject, body = await asyncio.to_thread(reset_mail, services.engine, token, link)
         await asyncio.to_thread(
-            mail.send,
-            services.settings,
-            to=email.strip(),
-            subject="Reset your Setroom password",
-            body=body,
+            mail.send, services.settings, to=email.strip(), subject=subject, body=body
         )
     return _page(services, "password_forgot.html", signed_in=False, sent=True)
+
+
+def reset_mail(engine: Engine, token: str, link: str) -> tuple[str, str]:
+    """The reset message's subject and body, in the account holder's own language (not the
+    language of whoever asked: anyone can ask for anyone), else English."""
+    with Session(engine) as session:
+        reset_row = session.get(PasswordReset, access.digest(token))
+        person = session.get(Person, reset_row.person_id) if reset_row is not None else None
+        own = person.language if person is not None else None
+    with speaking(own if own in LANGUAGES else DEFAULT):
+        subject = gettext("Reset your Setroom password")
+        body = "\n\n".join(
+            (
+                gettext("Someone (we hope you) asked to reset your Setroom password."),
+                translate("Choose a new one here within an hour: {link}", link=link),
+                gettext("If it was not you, ignore this message: your password stays as it is."),
+            )
+        )
+    return subject, body + "\n"
 
 
 @router.get("/password/reset/{token}", response_class=HTMLResponse)

@@ -34,6 +34,13 @@ KEYWORDS = {
     "Invalid": None,
     "RoomMovedOn": None,
     "NotAQuestion": None,
+    # app.db: the data layer's refusals (app.db.refusal), translated where shown (forms.said).
+    "AdminError": None,
+    "ScheduleError": None,
+    "FeedbackError": None,
+    "LogError": None,
+    "CommitmentError": None,
+    "AttendanceError": None,
 }
 
 

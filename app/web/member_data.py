@@ -20,7 +20,7 @@ from app.db import member_data
 from app.db.programmes import AdminError
 from app.db.tables import LearningSet, Person
 from app.web.deps import ServicesDep, now_ms
-from app.web.forms import NO_STORE, page
+from app.web.forms import NO_STORE, page, said
 from app.web.guard import ProgrammeLead, SetParticipant
 from app.web.language import N_
 
@@ -119,7 +119,7 @@ async def erase(set_id: str, person_id: str, who: ProgrammeLead, services: Servi
             now=now_ms(),
         )
     except AdminError as error:
-        return _page(services, set_id, person_id, name, error=str(error), status=409)
+        return _page(services, set_id, person_id, name, error=said(error), status=409)
     for erased_from in sets:
         await services.rooms.follow_membership(erased_from, revoked=person_id)
     # The page itself, not a redirect to it: nothing ties the person to the set any more.

@@ -23,7 +23,7 @@ from app.db.feedback import FeedbackError
 from app.db.learning_log import LogError
 from app.db.meetings import current_meeting
 from app.web.deps import ServicesDep, now_ms
-from app.web.forms import page
+from app.web.forms import page, said
 from app.web.guard import SetParticipant
 from app.web.language import N_
 from app.web.render import REPORT_LABELS
@@ -110,7 +110,7 @@ async def post_update(
             who,
             set_id,
             400,
-            errors={commitment_id or "form": str(error)},
+            errors={commitment_id or "form": said(error)},
             values={commitment_id: text},
         )
     anchor = f"#c-{commitment_id}".replace(".", "-")
@@ -211,7 +211,7 @@ async def give_feedback(
             **ratings,
         )
     except FeedbackError as error:
-        return _feedback_page(services, who, meeting_id, 400, error=str(error), values=values)
+        return _feedback_page(services, who, meeting_id, 400, error=said(error), values=values)
     return RedirectResponse(f"/meetings/{meeting_id}/feedback?saved=1", status_code=303)
 
 
@@ -333,7 +333,7 @@ async def change_log(
             who,
             set_id,
             400,
-            error=str(error),
+            error=said(error),
             editing=editing,
             values={"text": text, "meeting_id": meeting_id},
         )

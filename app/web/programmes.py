@@ -12,7 +12,7 @@ from app.db import programmes
 from app.db.programmes import AdminError, SetSettings
 from app.db.schedule import DEFAULT_GROUND_RULES
 from app.web.deps import ServicesDep
-from app.web.forms import page, whole_number, yes_no
+from app.web.forms import page, said, whole_number, yes_no
 from app.web.guard import AccountHolder, ProgrammeLead
 from app.web.language import N_
 
@@ -65,7 +65,7 @@ def create_programme(who: AccountHolder, services: ServicesDep, name: Text = "")
             services.engine, name=name, lead_id=who.person_id
         )
     except AdminError as error:
-        return page(services, "programme_new.html", 400, name=name, errors={"name": str(error)})
+        return page(services, "programme_new.html", 400, name=name, errors={"name": said(error)})
     return RedirectResponse(f"/programmes/{programme_id}?done=created", status_code=303)
 
 
@@ -103,7 +103,7 @@ def update_programme(
         )
     except AdminError as error:
         return _programme_page(
-            services, programme_id, 400, errors={"programme": str(error)}, programme_form=values
+            services, programme_id, 400, errors={"programme": said(error)}, programme_form=values
         )
     return RedirectResponse(f"/programmes/{programme_id}?done=saved", status_code=303)
 
@@ -116,7 +116,7 @@ def add_organisation(
         programmes.add_organisation(services.engine, programme_id=programme_id, name=name)
     except AdminError as error:
         return _programme_page(
-            services, programme_id, 400, errors={"organisation": str(error)}, organisation=name
+            services, programme_id, 400, errors={"organisation": said(error)}, organisation=name
         )
     return RedirectResponse(f"/programmes/{programme_id}?done=organisation", status_code=303)
 
@@ -129,7 +129,7 @@ def add_lead(
         programmes.add_lead(services.engine, programme_id=programme_id, email=email)
     except AdminError as error:
         return _programme_page(
-            services, programme_id, 400, errors={"lead": str(error)}, lead_email=email
+            services, programme_id, 400, errors={"lead": said(error)}, lead_email=email
         )
     return RedirectResponse(f"/programmes/{programme_id}?done=lead", status_code=303)
 
@@ -163,7 +163,7 @@ def create_set(
         )
     except AdminError as error:
         return _programme_page(
-            services, programme_id, 400, errors={"set": str(error)}, set_form=values
+            services, programme_id, 400, errors={"set": said(error)}, set_form=values
         )
     return RedirectResponse(f"/sets/{set_id}/admin?done=created", status_code=303)
 

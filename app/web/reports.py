@@ -16,6 +16,7 @@ from datetime import datetime
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
@@ -24,9 +25,9 @@ from app.db import reports
 from app.db.reports import AttendanceError, ProgrammeReport, SetFigures
 from app.web import charts
 from app.web.deps import ServicesDep, now_ms
-from app.web.forms import page
+from app.web.forms import page, said
 from app.web.guard import ProgrammeLead, SetFacilitator
-from app.web.language import N_, NP_, gettext, translate
+from app.web.language import N_, NP_, current, gettext, translate
 
 router = APIRouter()
 
@@ -81,7 +82,7 @@ async def correct_attendance(
             now=now_ms(),
         )
     except AttendanceError as error:
-        return _attendance_page(services, meeting_id, 400, error=str(error), posted=posted)
+        return _attendance_page(services, meeting_id, 400, error=said(error), posted=posted)
     return RedirectResponse(f"/meetings/{meeting_id}/attendance?saved=1", status_code=303)
 
 
@@ -124,7 +125,7 @@ def _day(ms: int | None) -> str:
     if ms is None:
         return ""
     at = datetime.fromtimestamp(ms / 1000, tz=ZONE)
-    return f"{at.day} {at:%b %Y}"
+    return format_date(at.date(), "d MMM y", locale=current())  # "5 Mar 2026", "5 Maw 2026"
 
 
 # The programme report

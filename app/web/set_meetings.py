@@ -39,8 +39,9 @@ from app.domain.templates import (
     checked_template,
 )
 from app.web.deps import ServicesDep, now_ms
+from app.web.forms import said
 from app.web.guard import SetAdmin, SetFacilitator, SetParticipant
-from app.web.language import N_
+from app.web.language import N_, translate
 
 router = APIRouter()
 
@@ -123,7 +124,7 @@ async def schedule_next(
         )
     except ScheduleError as error:
         return _schedule_page(
-            services, who, set_id, _zone(zone), 400, errors={"new": str(error)}, values=values
+            services, who, set_id, _zone(zone), 400, errors={"new": said(error)}, values=values
         )
     await _show_next_date(services, meeting_id)
     return _back_to_schedule(set_id, zone)
@@ -154,7 +155,7 @@ async def reschedule(
         await _record(services, meeting_id, command)
     except ScheduleError as error:
         return _schedule_page(
-            services, who, set_id, _zone(zone), 400, errors={meeting_id: str(error)}
+            services, who, set_id, _zone(zone), 400, errors={meeting_id: said(error)}
         )
     await _show_next_date(services, meeting_id)
     return _back_to_schedule(set_id, zone)
@@ -182,7 +183,7 @@ async def _record(services: ServicesDep, meeting_id: str, command: c.Reschedule)
     except NotNow:
         pass  # the log says so already
     except DomainError as refused:
-        raise ScheduleError(refused.message) from None
+        raise ScheduleError(refused.template, **refused.params) from None
     except LookupError:
         raise ScheduleError(N_("This meeting's log cannot be read; try again.")) from None
 
@@ -212,13 +213,13 @@ async def set_rota(
         except NotNow:
             pass  # the log already says so: that member holds the controls, or nobody does
         except DomainError as refused:
-            raise ScheduleError(refused.message) from None
+            raise ScheduleError(refused.template, **refused.params) from None
         except LookupError:
             raise ScheduleError(N_("This meeting's log cannot be read; try again.")) from None
         await asyncio.to_thread(schedule.save_rota, engine, meeting_id=meeting_id, person_id=person)
     except ScheduleError as error:
         return _schedule_page(
-            services, who, set_id, _zone(zone), 400, errors={f"rota-{meeting_id}": str(error)}
+            services, who, set_id, _zone(zone), 400, errors={f"rota-{meeting_id}": said(error)}
         )
     return _back_to_schedule(set_id, zone)
 
@@ -258,7 +259,8 @@ def _calendar(services: ServicesDep, set_id: str) -> Response:
 
 def build_calendar(data: SetSchedule, *, public_url: str, now: int) -> bytes:
     """One VEVENT per dated meeting, in UTC. It says where to join (the service's address and
-    the call) and never carries a join link: the file is easily forwarded."""
+    the call) and never carries a join link: the file is easily forwarded. Its words are in the
+    language of the request (the person's own choice first, app.web.language)."""
     base = public_url.rstrip("/")
     host = urlsplit(base).hostname or "setroom"
     call = _safe_link(data.video_link)
@@ -276,14 +278,23 @@ def build_calendar(data: SetSchedule, *, public_url: str, now: int) -> bytes:
         event.add("dtstamp", stamp)
         event.add("dtstart", _utc(meeting.scheduled_at))
         event.add("dtend", _utc(meeting.scheduled_at + meeting.duration_minutes * 60_000))
-        event.add("summary", f"{data.name}: meeting {meeting.number}")
+        event.add(
+            "summary", translate("{set}: meeting {number}", set=data.name, number=meeting.number)
+        )
         lines = [
-            f"Action learning set meeting {meeting.number} of {data.name}.",
-            f"Join the room in Setroom at {base}/ with your personal link "
-            "(from your invitation), or sign in if you facilitate.",
+            translate(
+                "Action learning set meeting {number} of {set}.",
+                number=meeting.number,
+                set=data.name,
+            ),
+            translate(
+                "Join the room in Setroom at {address} with your personal link "
+                "(from your invitation), or sign in if you facilitate.",
+                address=base + "/",
+            ),
         ]
         if call:
-            lines.append(f"Voice and video: {call}")
+            lines.append(translate("Voice and video: {call}", call=call))
             event.add("location", call)
             event.add("url", call)
         event.add("description", "\n".join(lines))
@@ -631,7 +642,9 @@ def _when(day: str, start: str, duration: str, zone: str) -> tuple[int, int]:
     text = duration.strip()
     if not text.isdigit() or not MIN_DURATION <= int(text) <= MAX_DURATION:
         raise ScheduleError(
-            f"The meeting lasts from {MIN_DURATION} to {MAX_DURATION} minutes: give a whole number."
+            "The meeting lasts from {low} to {high} minutes: give a whole number.",
+            low=MIN_DURATION,
+            high=MAX_DURATION,
         )
     local = datetime.combine(on, at, tzinfo=ZoneInfo(zone))
     return int(local.timestamp() * 1000), int(text)

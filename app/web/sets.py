@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -18,7 +19,7 @@ from app.db.member_csv import MAX_BYTES, parse_members
 from app.db.members import Issued
 from app.db.programmes import AdminError
 from app.web.deps import ServicesDep, now_ms
-from app.web.forms import page
+from app.web.forms import page, row_reason, said
 from app.web.guard import SetAdmin, SetFacilitator
 from app.web.language import N_
 from app.web.programmes import set_settings_from
@@ -71,7 +72,7 @@ def save_settings(
         programmes.update_set(services.engine, set_id=set_id, settings=set_settings_from(values))
     except AdminError as error:
         return _admin_page(
-            services, who, set_id, 400, errors={"settings": str(error)}, settings_form=values
+            services, who, set_id, 400, errors={"settings": said(error)}, settings_form=values
         )
     return RedirectResponse(f"/sets/{set_id}/admin?done=saved", status_code=303)
 
@@ -99,7 +100,7 @@ async def add_member(
     except AdminError as error:
         values = {"name": name, "email": email, "organisation": organisation}
         return _admin_page(
-            services, who, set_id, 400, errors={"member": str(error)}, member_form=values
+            services, who, set_id, 400, errors={"member": said(error)}, member_form=values
         )
     await services.rooms.follow_membership(set_id)
     return _links_page(services, who, set_id, [issued], added=True)
@@ -113,7 +114,7 @@ async def add_facilitator(
         members.add_facilitator(services.engine, set_id=set_id, email=email)
     except AdminError as error:
         return _admin_page(
-            services, who, set_id, 400, errors={"facilitator": str(error)}, facilitator_email=email
+            services, who, set_id, 400, errors={"facilitator": said(error)}, facilitator_email=email
         )
     await services.rooms.follow_membership(set_id)
     return RedirectResponse(f"/sets/{set_id}/admin?done=facilitator", status_code=303)
@@ -134,7 +135,7 @@ async def new_link(
             days=services.settings.join_link_days,
         )
     except AdminError as error:
-        raise HTTPException(status_code=404, detail=str(error)) from None
+        raise HTTPException(status_code=404, detail=said(error)) from None
     await services.rooms.follow_membership(set_id, revoked=person_id)
     return _links_page(services, who, set_id, [issued], added=False)
 
@@ -161,7 +162,7 @@ async def revoke_link(set_id: str, person_id: str, _: SetAdmin, services: Servic
             members.revoke_links, services.engine, set_id=set_id, person_id=person_id, now=now_ms()
         )
     except AdminError as error:
-        raise HTTPException(status_code=404, detail=str(error)) from None
+        raise HTTPException(status_code=404, detail=said(error)) from None
     await services.rooms.follow_membership(set_id, revoked=person_id)
     done = "revoked" if count else "norevoke"
     return RedirectResponse(f"/sets/{set_id}/admin?done={done}", status_code=303)
@@ -180,7 +181,7 @@ async def remove(set_id: str, person_id: str, who: SetAdmin, services: ServicesD
             now=now_ms(),
         )
     except AdminError as error:
-        return _admin_page(services, who, set_id, 400, errors={"people": str(error)})
+        return _admin_page(services, who, set_id, 400, errors={"people": said(error)})
     await services.rooms.follow_membership(set_id, revoked=person_id)
     return RedirectResponse(f"/sets/{set_id}/admin?done=removed", status_code=303)
 
@@ -210,7 +211,8 @@ async def import_csv(
     taken = await asyncio.to_thread(members.set_emails, services.engine, set_id=set_id)
     parsed = parse_members(data, existing_emails=taken)
     if not parsed.ok:
-        return _import_page(services, set_id, 400, errors=parsed.errors, text=text)
+        shown = tuple(replace(e, reason=row_reason(e)) for e in parsed.errors)
+        return _import_page(services, set_id, 400, errors=shown, text=text)
     try:
         issued = await asyncio.to_thread(
             members.import_members,
@@ -221,7 +223,7 @@ async def import_csv(
             days=services.settings.join_link_days,
         )
     except AdminError as error:
-        return _import_page(services, set_id, 400, problem=str(error), text=text)
+        return _import_page(services, set_id, 400, problem=said(error), text=text)
     await services.rooms.follow_membership(set_id)
     return _links_page(services, who, set_id, issued, added=True)
 

@@ -25,6 +25,7 @@ from app.web import language
 from app.web.deps import Services, services_of
 from app.web.guard import SetParticipant
 from app.web.language import N_
+from app.web.refusals import refusal_text
 from app.web.ws_guards import AllowedOrigin, MessageRate
 
 router = APIRouter()
@@ -377,7 +378,7 @@ def _reply_error(
     if conn.mode == "html":
         # The refused command lets the room offer to send it as it is (a gentle prompt).
         # People read it in their language; the message's English stays the API's.
-        text = language.translate(template or message, **(params or {}))
+        text = refusal_text(template or message, params)
         conn.send(services.renderer.error(text, code=code, command=command))
     else:
         conn.send(json.dumps({"op": "error", "id": request_id, "code": code, "message": message}))

@@ -130,3 +130,25 @@ def test_the_switcher_refuses_other_sites_and_unknown_languages(
     )
     assert refused.status_code == 403  # no CSRF token: nothing changes
     assert _language_of(db_url, member) == "cy"
+
+
+def test_a_lead_who_reads_welsh_gets_a_refusal_with_its_value_in_welsh(
+    server: Server, seeded: SeededSet
+) -> None:
+    lead = sign_in(server, seeded.emails[seeded.lead])
+    page = f"/programmes/{seeded.programme_id}"
+    assert _choose(server, lead, "cy", page).status_code == 303
+    refused = httpx.post(
+        f"{server.base}{page}",
+        data={
+            "name": "Rhaglen",
+            "meetings_planned": "99",
+            "cadence_weeks": "4",
+            "attendance_target": "80",
+        },
+        headers={"Cookie": f"setroom_session={lead}", "accept": "text/html"},
+        auth=CSRF,
+    )
+    assert refused.status_code == 400
+    assert "fod yn rhif cyfan o 1 i 24." in refused.text
+    assert "must be a whole number" not in refused.text

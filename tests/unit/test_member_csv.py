@@ -140,3 +140,20 @@ def test_size_and_row_limits() -> None:
 )
 def test_normalise_email(raw: str, expected: str | None) -> None:
     assert normalise_email(raw) == expected
+
+
+def test_a_rows_problems_are_shown_in_the_readers_language() -> None:
+    from app.web.forms import row_reason
+    from app.web.language import speaking
+
+    bad = parse_members("name,email,organisation\nAna,bad@,\n")
+    (error,) = bad.errors
+    assert error.reason == "organisation is missing; email “bad@” is not a valid address"
+    assert row_reason(error) == error.reason
+    with speaking("cy"):
+        assert row_reason(error) == (
+            "mae’r golofn organisation yn wag; nid yw’r e-bost “bad@” yn gyfeiriad dilys"
+        )
+    (too_big,) = parse_members("x" * (MAX_BYTES + 1)).errors
+    with speaking("cy"):
+        assert row_reason(too_big) == f"Mae’r ffeil yn fwy na {MAX_BYTES // 1024} KiB."

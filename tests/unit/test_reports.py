@@ -48,3 +48,16 @@ def test_feedback_needs_three_answers() -> None:
 def test_commitments_counted_by_report() -> None:
     c = count_commitments(["done", "partly", None, "changed", "not_done", "done"])
     assert (c.made, c.done, c.partly, c.not_done, c.changed, c.open) == (6, 2, 1, 1, 1, 1)
+
+
+def test_the_report_gives_meeting_dates_in_the_readers_language() -> None:
+    from datetime import UTC, datetime
+
+    from app.web.language import speaking
+    from app.web.reports import _day
+
+    at = int(datetime(2026, 3, 5, 12, tzinfo=UTC).timestamp() * 1000)
+    assert _day(at) == "5 Mar 2026"
+    with speaking("cy"):
+        assert _day(at) == "5 Maw 2026"
+    assert _day(None) == ""
