@@ -295,6 +295,45 @@
     if (conn === "open") setConn("lost");
   });
 
+  /* Choices made in a form but not yet sent (a select, a checkbox) survive a swap of their
+     region: someone joining re-renders the controls, and must not reset "hand the controls to".
+     Fields with hx-preserve are kept by htmx itself; a choice whose option is gone is dropped. */
+  var chosen = {};
+
+  document.addEventListener("change", function (evt) {
+    var el = evt.target;
+    if (!el || !el.id || !el.closest || !el.closest("form[ws-send]")) return;
+    if (el.hasAttribute("hx-preserve")) return;
+    if (el.tagName === "SELECT") chosen[el.id] = { value: el.value };
+    else if (el.type === "checkbox") chosen[el.id] = { checked: el.checked };
+  });
+
+  document.addEventListener("htmx:wsAfterSend", function (evt) {
+    var form = evt.target;
+    if (!form || !form.querySelectorAll) return;
+    var fields = form.querySelectorAll("select[id], input[type=checkbox][id]");
+    for (var i = 0; i < fields.length; i++) delete chosen[fields[i].id];
+  });
+
+  function restoreChoices() {
+    Object.keys(chosen).forEach(function (id) {
+      var el = byId(id);
+      var choice = chosen[id];
+      if (!el) return;
+      if ("checked" in choice) {
+        el.checked = choice.checked;
+        return;
+      }
+      for (var i = 0; i < el.options.length; i++) {
+        if (el.options[i].value === choice.value) {
+          el.value = choice.value;
+          return;
+        }
+      }
+      delete chosen[id];
+    });
+  }
+
   document.addEventListener("htmx:wsBeforeMessage", capture);
   document.addEventListener("htmx:wsAfterMessage", function () {
     // Let in from the lobby: load the room itself.
@@ -305,6 +344,7 @@
     }
     readOffset();
     showConn();
+    restoreChoices();
     restore();
     keepAnnouncement();
     showCurrentPhase();

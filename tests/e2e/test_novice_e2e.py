@@ -143,3 +143,29 @@ def test_a_novice_facilitator_runs_a_turn_with_the_prompts(
     finally:
         for context in contexts:
             context.close()
+
+
+@pytest.mark.e2e
+def test_a_choice_in_the_controls_survives_someone_joining(
+    browser: Browser, server: Server, seeded: tuple[str, SeededSet]
+) -> None:
+    """The facilitator picks who gets the controls; someone joins (the controls re-render)
+    before they press Hand over: the controls go to the one they picked."""
+    _, s = seeded
+    contexts: list[BrowserContext] = []
+    errors: list[str] = []
+    try:
+        fac = join(browser, server, s.tokens[s.facilitator], LAPTOP, contexts, errors)
+        fac.get_by_label("Member to hand the controls to").select_option(label=s.names["m3"])
+        fac.get_by_label("Watch without the controls").check()
+        join(browser, server, s.tokens["m5"], PHONE, contexts, errors)
+        joined = fac.locator("#room-presence li", has_text=s.names["m5"])
+        expect(joined).to_contain_text("Online")
+        expect(fac.get_by_label("Member to hand the controls to")).to_have_value("m3")
+        expect(fac.get_by_label("Watch without the controls")).to_be_checked()
+        button(fac, "Hand over").click()
+        expect(fac.locator("#room-controls")).to_contain_text(f"{s.names['m3']} holds the controls")
+        assert errors == [], errors
+    finally:
+        for context in contexts:
+            context.close()
