@@ -42,8 +42,9 @@ class Settings(BaseSettings):
     cycles among them are reclaimed at the price of one full collection; 0: never."""
     gc_churn_thaw_seconds: float = 300.0
     """When sockets have closed since the last thaw, thaw after at most this many seconds (at
-    once when no socket is left open): a closed socket's garbage cycles were frozen with it;
-    0: only every gc_thaw_minutes."""
+    once when no socket is left open): a closed socket's garbage cycles were frozen with it.
+    Each thaw is one full collection, a pause of a few hundred ms with many sockets (see
+    app.collector); 0: only every gc_thaw_minutes."""
     join_link_days: int = 120
     session_days: int = 30
     cookie_secure: bool = False
