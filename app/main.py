@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +19,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import demo
+from app.collector import Freezer
 from app.db.database import make_engine, migrate
 from app.db.meetings import open_meetings
 from app.domain.commands import Leave
@@ -147,10 +146,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else:
             sweeper = asyncio.create_task(presence.keep_sweeping())
         freezer = None
-        if settings.gc_freeze_seconds > 0:
-            gc.freeze()  # modules, templates, the engine: everything start-up built
+        if settings.gc_freeze_seconds > 0:  # short collector pauses: see app.collector
             freezer = asyncio.create_task(
-                _keep_collections_small(settings.gc_freeze_seconds, settings.gc_thaw_minutes)
+                Freezer(
+                    every_s=settings.gc_freeze_seconds,
+                    thaw_minutes=settings.gc_thaw_minutes,
+                    churn_thaw_s=settings.gc_churn_thaw_seconds,
+                    closed=lambda: hub.sockets_closed,
+                    open_now=hub.connection_count,
+                ).run()
             )
         try:
             yield
@@ -228,33 +232,6 @@ async def _forget_stale_connections(engine: Engine, rooms: RoomService, hub: Hub
                 for connection in list(room.state.connections):
                     with contextlib.suppress(DomainError):
                         await rooms.handle(meeting_id, Actor.system(), Leave(connection=connection))
-
-
-async def _keep_collections_small(every_s: float, thaw_minutes: float) -> None:
-    """Freeze the garbage collector's survivors every `every_s` seconds.
-
-    A worker with thousands of sockets holds hundreds of thousands of long-lived container
-    objects (connections, their queues and tasks, rooms' states). CPython's full (oldest
-    generation) collection walks all of them while holding the GIL: 300-500 ms at 2,000
-    connections, during which no socket is served, and it comes back every few seconds under
-    load. gc.freeze() moves every object tracked so far into a permanent generation that no
-    collection visits, so each collection only walks what was allocated since the last freeze:
-    a few milliseconds at most.
-
-    The trade-off: a frozen object that later becomes part of unreachable cycle is not
-    reclaimed while frozen (reference counting still frees everything that is not in a cycle,
-    which is most garbage). So every `thaw_minutes` the frozen objects go back to the collector
-    for one full collection: one long pause then, instead of one every few seconds; the memory
-    such cycles hold meanwhile is bounded by what closed in that window.
-    """
-    thawed_at = time.monotonic()
-    while True:
-        await asyncio.sleep(every_s)
-        if thaw_minutes > 0 and time.monotonic() - thawed_at >= thaw_minutes * 60:
-            thawed_at = time.monotonic()
-            gc.unfreeze()
-            gc.collect()
-        gc.freeze()
 
 
 _TITLES = {

@@ -36,10 +36,15 @@ class Settings(BaseSettings):
     """Recent events each live room keeps to bring reconnecting clients up to date."""
     gc_freeze_seconds: float = 1.0
     """How often the worker moves its surviving objects out of the garbage collector's reach
-    (gc.freeze, see app.main._keep_collections_small); 0 turns it off."""
+    (gc.freeze, see app.collector); 0 turns it off."""
     gc_thaw_minutes: float = 30.0
-    """How often the frozen objects go back to the collector, so that garbage cycles among them
-    are reclaimed at the price of one full collection; 0: never."""
+    """How often, at the latest, the frozen objects go back to the collector, so that garbage
+    cycles among them are reclaimed at the price of one full collection; 0: never."""
+    gc_churn_thaw_seconds: float = 300.0
+    """When sockets have closed since the last thaw, thaw after at most this many seconds (at
+    once when no socket is left open): a closed socket's garbage cycles were frozen with it.
+    Each thaw is one full collection, a pause of a few hundred ms with many sockets (see
+    app.collector); 0: only every gc_thaw_minutes."""
     join_link_days: int = 120
     session_days: int = 30
     cookie_secure: bool = False

@@ -103,6 +103,8 @@ class Hub:
         self.message_limiter = MovingWindowRateLimiter(MemoryStorage())
         """What each socket of this worker has sent lately, keyed by connection id: a moving
         window in memory (a Redis round trip per message would cost more than the message)."""
+        self.sockets_closed = 0
+        """Sockets detached so far (app.collector thaws the frozen objects after departures)."""
 
     @property
     def rooms(self) -> dict[str, Room]:
@@ -215,15 +217,15 @@ class Hub:
     def detach(
         self, room: Room, conn: Connection, *, code: int | None = None, reason: str = ""
     ) -> None:
-        room.connections.pop(conn.id, None)
+        if room.connections.pop(conn.id, None) is not None:
+            self.sockets_closed += 1
         conn.close(code, reason)
 
     async def _release(self, room: Room) -> None:
         """Forget a room nobody here holds; it reloads from the log when needed."""
         if room.users == 0 and not room.connections and self._rooms.get(room.meeting_id) is room:
             del self._rooms[room.meeting_id]
-            if room.timer_task is not None:
-                room.timer_task.cancel()
+            self._stop_timer(room)
             await self._broker.unsubscribe(room.meeting_id)
 
     def deliver(self, room: Room, batch: list[e.Stamped]) -> bool:
@@ -376,14 +378,21 @@ class Hub:
         deadline = timer.deadline_ms if timer.running else None
         if deadline == room.timer_deadline:
             return
-        if room.timer_task is not None:
-            room.timer_task.cancel()
-            room.timer_task = None
+        self._stop_timer(room)
         room.timer_deadline = deadline
         if deadline is not None and self.on_deadline is not None:
             room.timer_task = asyncio.get_running_loop().create_task(
                 self._wait_deadline(room, deadline)
             )
+
+    @staticmethod
+    def _stop_timer(room: Room) -> None:
+        """Cancel the room's timer task and let go of it: the cancelled task's traceback holds
+        its frame, which holds the room, so a room that kept it would be a garbage cycle, its
+        replay buffer and state freed only by a full collection (the soak's memory)."""
+        if room.timer_task is not None:
+            room.timer_task.cancel()
+            room.timer_task = None
 
     async def _wait_deadline(self, room: Room, deadline: int) -> None:
         # The loop's timer may wake a millisecond early by the wall clock: sleep until it has
@@ -406,8 +415,7 @@ class Hub:
 
     async def close(self) -> None:
         for room in list(self._rooms.values()):
-            if room.timer_task is not None:
-                room.timer_task.cancel()
+            self._stop_timer(room)
             for conn in list(room.connections.values()):
                 conn.close()
         self._rooms.clear()
